@@ -107,6 +107,8 @@ enum Op {
         hi: Revision,
         upto: Revision,
     },
+    /// Checkpoint the WAL into the database file and stop the writer.
+    Close,
 }
 
 enum OpResult {
@@ -406,6 +408,7 @@ fn apply(
             *compacted = Some(rev);
             Ok(OpResult::Done)
         }
+        Op::Close => Err(Error::Closed),
         Op::CompactChunk { lo, hi, upto } => {
             // Rows below the compacted revision that a newer row (at or below it) supersedes, and
             // tombstones below it. The state at `upto` stays readable.
@@ -435,9 +438,26 @@ fn read_revision(conn: &Connection) -> Result<Revision> {
 fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteReq>, state: Arc<State>) {
     let mut rev = state.current.load(Ordering::SeqCst);
     while let Some(first) = rx.blocking_recv() {
+        if let Op::Close = first.op {
+            let res = conn
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                .map(|_| OpResult::Done)
+                .map_err(Error::from);
+            drop(conn);
+            let _ = first.reply.send(res);
+            return;
+        }
         let mut batch = vec![first];
+        let mut close = None;
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
+                Ok(WriteReq {
+                    op: Op::Close,
+                    reply,
+                }) => {
+                    close = Some(reply);
+                    break;
+                }
                 Ok(req) => batch.push(req),
                 Err(_) => break,
             }
@@ -483,6 +503,15 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteReq>, state: Ar
                     let _ = reply.send(Err(Error::Etcd(format!("write failed: {msg}"))));
                 }
             }
+        }
+        if let Some(reply) = close {
+            let res = conn
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                .map(|_| OpResult::Done)
+                .map_err(Error::from);
+            drop(conn);
+            let _ = reply.send(res);
+            return;
         }
     }
 }
@@ -663,6 +692,15 @@ impl SqliteBackend {
             tokio::spawn(compactor(Arc::downgrade(&inner), opts.clone())),
         ];
         Ok(Self { inner, tasks })
+    }
+
+    /// Waits for queued writes, checkpoints the log into the database file and stops the writer.
+    /// Later writes fail with [`Error::Closed`].
+    pub async fn close(&self) -> Result<()> {
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.inner.write(Op::Close).await.map(|_| ())
     }
 
     /// The database file.
