@@ -30,6 +30,8 @@ pub mod endpoint;
 pub mod etcd;
 pub mod server;
 pub mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -260,6 +262,11 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Size of the store on disk in bytes, when known.
     async fn db_size(&self) -> Result<i64>;
+
+    /// Flushes and stops the store; later writes fail with [`Error::Closed`].
+    async fn close(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A shared handle to a backend.

@@ -694,15 +694,6 @@ impl SqliteBackend {
         Ok(Self { inner, tasks })
     }
 
-    /// Waits for queued writes, checkpoints the log into the database file and stops the writer.
-    /// Later writes fail with [`Error::Closed`].
-    pub async fn close(&self) -> Result<()> {
-        for t in &self.tasks {
-            t.abort();
-        }
-        self.inner.write(Op::Close).await.map(|_| ())
-    }
-
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
@@ -1138,6 +1129,14 @@ impl Backend for SqliteBackend {
 
     async fn compact(&self, revision: Revision) -> Result<()> {
         self.inner.compact_to(revision).await
+    }
+
+    /// Waits for queued writes, checkpoints the log into the database file and stops the writer.
+    async fn close(&self) -> Result<()> {
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.inner.write(Op::Close).await.map(|_| ())
     }
 
     async fn db_size(&self) -> Result<i64> {
