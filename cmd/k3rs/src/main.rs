@@ -39,15 +39,15 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the control plane (API server, controllers, scheduler).
+    /// Run the control plane: API server, controllers, scheduler (not implemented yet).
     Server(Passthrough),
-    /// Run the node agent (kubelet on containerd, service proxy).
+    /// Run the node agent: kubelet on containerd, service proxy (not implemented yet).
     Agent(Passthrough),
-    /// Run kubectl against this k3rs.
+    /// Run kubectl against this k3rs (not implemented yet).
     Kubectl(Passthrough),
-    /// Run crictl against this node's containerd.
+    /// Run crictl against this node's containerd (not implemented yet).
     Crictl(Passthrough),
-    /// Show or rotate the node join token.
+    /// Show or rotate the node join token (not implemented yet).
     Token(Passthrough),
     /// Datastore tools: serve the etcd API on top of the k3rs datastore.
     Datastore {

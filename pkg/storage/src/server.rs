@@ -638,17 +638,29 @@ fn pb_event(ev: crate::Event, prev_kv: bool) -> PbEvent {
     }
 }
 
-/// One watcher of a Watch stream: forwards backend messages as etcd WatchResponses.
-async fn forward_watch(
-    shim: EtcdShim,
+/// What a client asked of one watcher.
+struct WatcherSpec {
     id: i64,
-    mut stream: crate::WatchStream,
-    out: mpsc::Sender<Result<PbWatchResponse, Status>>,
-    progress: Arc<AtomicI64>,
+    /// Periodic progress notifications.
     notify: bool,
     prev_kv: bool,
     filters: Vec<i32>,
+}
+
+/// One watcher of a Watch stream: forwards backend messages as etcd WatchResponses.
+async fn forward_watch(
+    shim: EtcdShim,
+    spec: WatcherSpec,
+    mut stream: crate::WatchStream,
+    out: mpsc::Sender<Result<PbWatchResponse, Status>>,
+    progress: Arc<AtomicI64>,
 ) {
+    let WatcherSpec {
+        id,
+        notify,
+        prev_kv,
+        filters,
+    } = spec;
     let mut last_sent = Instant::now();
     while let Some(msg) = stream.next().await {
         let resp = match msg {
@@ -714,6 +726,8 @@ struct Watcher {
 }
 
 impl EtcdShim {
+    // The watcher map is only touched between awaits; the entry API would hold it across them.
+    #[allow(clippy::map_entry)]
     async fn run_watch_stream(
         self,
         mut input: Streaming<PbWatchRequest>,
@@ -787,15 +801,18 @@ impl EtcdShim {
                                 if out.send(Ok(created)).await.is_err() {
                                     break;
                                 }
+                                let spec = WatcherSpec {
+                                    id,
+                                    notify: c.progress_notify,
+                                    prev_kv: c.prev_kv,
+                                    filters: c.filters.clone(),
+                                };
                                 let task = tokio::spawn(forward_watch(
                                     self.clone(),
-                                    id,
+                                    spec,
                                     stream,
                                     out.clone(),
                                     progress.clone(),
-                                    c.progress_notify,
-                                    c.prev_kv,
-                                    c.filters.clone(),
                                 ));
                                 watchers.insert(id, Watcher { task, progress });
                                 next_id = next_id.max(id + 1);

@@ -63,7 +63,7 @@ impl Etcd {
     pub async fn backend(&self) -> Store {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            match EtcdBackend::connect(&[self.url.clone()]).await {
+            match EtcdBackend::connect(std::slice::from_ref(&self.url)).await {
                 Ok(b) => return Arc::new(b),
                 Err(e) if Instant::now() > deadline => panic!("etcd did not come up: {e}"),
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
