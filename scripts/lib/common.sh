@@ -27,6 +27,24 @@ install_build_deps() {
     [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
   fi
   command -v cargo >/dev/null || die "cargo not found: install a Rust toolchain (rustup, Rust >= 1.85)"
+  fetch_k8s_protos
+}
+
+# Upstream's protobuf schemas (generated.proto files of the Kubernetes API Go modules), which the
+# build compiles in to decode protobuf request bodies. They come from the Go module proxy into the Go
+# module cache; nothing from them is committed.
+fetch_k8s_protos() {
+  command -v go >/dev/null || { log "warning: Go not found; k3rs will build without protobuf support"; return 0; }
+  local cache; cache=$(go env GOMODCACHE)
+  if [ -d "$cache/k8s.io/api@v0.35.4" ] && [ -d "$cache/k8s.io/apimachinery@v0.35.4" ] && [ -d "$cache/k8s.io/apiextensions-apiserver@v0.35.4" ]; then
+    return 0
+  fi
+  log "downloading the Kubernetes API protobuf schemas (go mod download)"
+  local tmp; tmp=$(mktemp -d)
+  ( cd "$tmp" && go mod init k3rs-protos >/dev/null 2>&1 && \
+    GOFLAGS=-mod=mod go mod download k8s.io/api@v0.35.4 k8s.io/apimachinery@v0.35.4 k8s.io/apiextensions-apiserver@v0.35.4 ) \
+    || log "warning: could not download the protobuf schemas; k3rs will build without protobuf support"
+  rm -rf "$tmp"
 }
 
 # What the test suite drives for real: etcd (server and etcdctl).

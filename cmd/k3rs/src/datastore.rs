@@ -41,7 +41,8 @@ fn listen_addr(url: &str) -> anyhow::Result<String> {
     Ok(addr.to_string())
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {

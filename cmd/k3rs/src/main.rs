@@ -2,6 +2,7 @@
 //! line and hands over to the crates under `pkg/`, where all behaviour lives.
 
 mod datastore;
+mod server;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,8 +40,8 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the control plane: API server, controllers, scheduler (not implemented yet).
-    Server(Passthrough),
+    /// Run the control plane (today: the API server on the k3rs datastore).
+    Server(Box<server::ServerArgs>),
     /// Run the node agent: kubelet on containerd, service proxy (not implemented yet).
     Agent(Passthrough),
     /// Run kubectl against this k3rs (not implemented yet).
@@ -99,29 +100,32 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format, &cli.log);
     match cli.command {
-        Command::Server(_) => not_built("server"),
+        Command::Server(args) => run_async("server", server::run(*args)),
         Command::Agent(_) => not_built("agent"),
         Command::Kubectl(_) => not_built("kubectl"),
         Command::Crictl(_) => not_built("crictl"),
         Command::Token(_) => not_built("token"),
-        Command::Datastore { command } => {
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("k3rs: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match rt.block_on(datastore::run(command)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("k3rs datastore: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+        Command::Datastore { command } => run_async("datastore", datastore::run(command)),
+    }
+}
+
+/// Runs a subcommand's future on a multi-threaded runtime; errors print one line and exit 1.
+fn run_async(name: &str, fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("k3rs: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("k3rs {name}: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -31,7 +31,7 @@ use etcd_client::proto::{
     PbTxnResponse, PbWatchRequest, PbWatchRequestUnion, PbWatchResponse, PbWatchServer,
     PbWatchService,
 };
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{Request, Response, Status, Streaming};
@@ -1197,12 +1197,18 @@ pub async fn serve(
         .map(|a| format!("http://{a}"))
         .unwrap_or_default();
     let shim = EtcdShim::new(store, vec![url]);
+    // Small watch and response frames must not wait for delayed ACKs (Nagle).
+    let incoming = TcpListenerStream::new(listener).map(|conn| {
+        conn.inspect(|s| {
+            let _ = s.set_nodelay(true);
+        })
+    });
     tonic::transport::Server::builder()
         .add_service(PbKvServer::new(shim.clone()).max_decoding_message_size(MAX_REQUEST_BYTES))
         .add_service(PbWatchServer::new(shim.clone()))
         .add_service(PbLeaseServer::new(shim.clone()))
         .add_service(PbMaintenanceServer::new(shim.clone()))
         .add_service(PbClusterServer::new(shim))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }

@@ -1,0 +1,129 @@
+//! `k3rs server`: flags (named as k3s') → `k3rs_apiserver::Config`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+#[derive(clap::Args, Debug)]
+pub struct ServerArgs {
+    /// Data directory (default /var/lib/k3rs as root, ~/.k3rs otherwise).
+    #[arg(long, short = 'd', env = "K3RS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// HTTPS port of the API server.
+    #[arg(long, default_value_t = 6443, env = "K3RS_HTTPS_LISTEN_PORT")]
+    https_listen_port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    bind_address: IpAddr,
+    /// Address advertised to the cluster (in the `kubernetes` Endpoints and the serving cert).
+    #[arg(long)]
+    advertise_address: Option<IpAddr>,
+    /// Extra DNS names or IPs for the serving certificate (repeatable).
+    #[arg(long = "tls-san")]
+    tls_san: Vec<String>,
+    /// sqlite:///path/state.db (default: <data-dir>/server/db/state.db) or http://host:2379,...
+    #[arg(long, env = "K3RS_DATASTORE_ENDPOINT")]
+    datastore_endpoint: Option<String>,
+    /// Where to write the admin kubeconfig (default /etc/k3rs/k3rs.yaml as root,
+    /// <data-dir>/server/cred/admin.kubeconfig otherwise).
+    #[arg(long, short = 'o', env = "K3RS_KUBECONFIG_OUTPUT")]
+    write_kubeconfig: Option<PathBuf>,
+    /// File mode of the written kubeconfig, octal.
+    #[arg(long, default_value = "600", env = "K3RS_KUBECONFIG_MODE")]
+    write_kubeconfig_mode: String,
+    /// Cluster token (node join; accepted, used once agents exist).
+    #[arg(long, env = "K3RS_TOKEN")]
+    token: Option<String>,
+    /// Service IP range.
+    #[arg(long, default_value = "10.43.0.0/16")]
+    service_cidr: String,
+    /// Do not run the agent (the agent does not exist yet; accepted for k3s compatibility).
+    #[arg(long)]
+    disable_agent: bool,
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let data_dir = args.data_dir.unwrap_or_else(crate::default_data_dir);
+    let endpoint =
+        crate::datastore::resolve_endpoint(args.datastore_endpoint, Some(data_dir.clone()));
+    let mode = u32::from_str_radix(&args.write_kubeconfig_mode, 8).with_context(|| {
+        format!(
+            "--write-kubeconfig-mode {:?} is not an octal mode",
+            args.write_kubeconfig_mode
+        )
+    })?;
+    let kubeconfig = args.write_kubeconfig.unwrap_or_else(|| {
+        if is_root() {
+            PathBuf::from("/etc/k3rs/k3rs.yaml")
+        } else {
+            data_dir.join("server/cred/admin.kubeconfig")
+        }
+    });
+    let _ = (args.token, args.disable_agent);
+    let cfg = k3rs_apiserver::Config {
+        data_dir,
+        bind_address: args.bind_address,
+        https_port: args.https_listen_port,
+        advertise_address: args.advertise_address,
+        tls_sans: args.tls_san,
+        datastore_endpoint: endpoint,
+        write_kubeconfig: Some(kubeconfig.clone()),
+        write_kubeconfig_mode: mode,
+        service_cidr: args.service_cidr,
+    };
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let controllers = tokio::spawn(async move {
+        let Ok((addr, pki)) = ready_rx.await else {
+            return;
+        };
+        if let Err(e) = run_controllers(addr, pki).await {
+            tracing::error!(error = %e, "controllers could not start");
+        }
+    });
+    let result = k3rs_apiserver::run(cfg, crate::datastore::shutdown_signal(), |r| {
+        tracing::info!(addr = %r.addr, kubeconfig = %kubeconfig.display(), "use: kubectl --kubeconfig {}", kubeconfig.display());
+        let _ = ready_tx.send((r.addr, r.pki.clone()));
+    })
+    .await;
+    controllers.abort();
+    result.context("k3rs server")?;
+    Ok(())
+}
+
+/// Starts the controllers as clients of the API server, with their own client certificate.
+async fn run_controllers(
+    addr: std::net::SocketAddr,
+    pki: k3rs_auth::pki::Pki,
+) -> anyhow::Result<()> {
+    // Until RBAC exists only system:masters may write; the controller identity is its own user.
+    let cert = k3rs_auth::pki::issue_client_cert(
+        &pki.client_ca,
+        "system:kube-controller-manager",
+        &["system:masters".to_string()],
+        365,
+    )?;
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let kubeconfig = k3rs_auth::pki::kubeconfig(
+        &format!("https://{host}:{}", addr.port()),
+        &pki.server_ca.cert_pem,
+        &cert,
+    );
+    let kc = kube::config::Kubeconfig::from_yaml(&kubeconfig)?;
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await?;
+    let client = kube::Client::try_from(config)?;
+    k3rs_controllers::run(client, pki.server_ca.cert_pem.clone()).await;
+    Ok(())
+}

@@ -1,0 +1,690 @@
+//! `k3rs server` driven by the stock kubectl and by raw HTTPS (curl with the admin client
+//! certificate), on the embedded SQLite store and on a real etcd.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use k3rs_storage::testing::{free_port, Etcd};
+
+struct K3rs {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    port: u16,
+    endpoint: Option<String>,
+}
+
+impl K3rs {
+    fn start(endpoint: Option<&str>) -> K3rs {
+        let dir = tempfile::tempdir().unwrap();
+        let mut k = K3rs {
+            child: None,
+            dir,
+            port: free_port(),
+            endpoint: endpoint.map(str::to_string),
+        };
+        k.spawn();
+        k
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig.yaml")
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_k3rs"));
+        cmd.arg("server")
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .args([
+                "--bind-address",
+                "127.0.0.1",
+                "--https-listen-port",
+                &self.port.to_string(),
+            ])
+            .arg("--write-kubeconfig")
+            .arg(self.kubeconfig())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        if let Some(e) = &self.endpoint {
+            cmd.args(["--datastore-endpoint", e]);
+        }
+        self.child = Some(cmd.spawn().expect("start k3rs server"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = self.curl(&[
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &self.url("/readyz"),
+            ]);
+            if String::from_utf8_lossy(&out.stdout) == "200" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "k3rs server not ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SIGTERM: a clean shutdown.
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn tls(&self, f: &str) -> String {
+        self.dir
+            .path()
+            .join("server/tls")
+            .join(f)
+            .display()
+            .to_string()
+    }
+
+    /// curl with the cluster CA and the admin client certificate.
+    fn curl(&self, args: &[&str]) -> Output {
+        Command::new("curl")
+            .args([
+                "-sS",
+                "--cacert",
+                &self.tls("server-ca.crt"),
+                "--cert",
+                &self.tls("client-admin.crt"),
+                "--key",
+                &self.tls("client-admin.key"),
+            ])
+            .args(args)
+            .output()
+            .expect("curl")
+    }
+
+    /// An HTTP call: returns (status code, body as JSON or text).
+    fn http(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> (u16, serde_json::Value) {
+        let file = self.dir.path().join("body");
+        std::fs::write(&file, body).unwrap();
+        let data = format!("@{}", file.display());
+        let out = if method == "GET" {
+            self.curl(&["-w", "\n%{http_code}", &self.url(path)])
+        } else {
+            self.curl(&[
+                "-X",
+                method,
+                "-H",
+                &format!("Content-Type: {content_type}"),
+                "--data-binary",
+                &data,
+                "-w",
+                "\n%{http_code}",
+                &self.url(path),
+            ])
+        };
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        let v = serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.to_string()));
+        (code.parse().unwrap_or(0), v)
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .args(args)
+            .env("KUBECACHEDIR", self.dir.path().join("kubecache"))
+            .output()
+            .expect("kubectl")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn err(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(!out.status.success(), "kubectl {args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+impl Drop for K3rs {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn kubectl_basics(k: &K3rs) {
+    let v = k.ok(&["version", "-o", "json"]);
+    assert!(v.contains("\"gitVersion\": \"v1.35.4+k3rs\""), "{v}");
+    let res = k.ok(&["api-resources", "--no-headers"]);
+    for want in [
+        "configmaps",
+        "deployments",
+        "namespaces",
+        "secrets",
+        "leases",
+        "roles",
+    ] {
+        assert!(
+            res.lines().any(|l| l.starts_with(want)),
+            "api-resources lacks {want}:\n{res}"
+        );
+    }
+    let versions = k.ok(&["api-versions"]);
+    for want in ["v1", "apps/v1", "batch/v1", "rbac.authorization.k8s.io/v1"] {
+        assert!(
+            versions.lines().any(|l| l == want),
+            "api-versions lacks {want}"
+        );
+    }
+    // The cluster's own objects.
+    let ns = k.ok(&["get", "namespaces", "-o", "name"]);
+    for want in [
+        "namespace/default",
+        "namespace/kube-system",
+        "namespace/kube-public",
+        "namespace/kube-node-lease",
+    ] {
+        assert!(ns.lines().any(|l| l == want), "{ns}");
+    }
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "svc",
+            "kubernetes",
+            "-o",
+            "jsonpath={.spec.clusterIP}"
+        ]),
+        "10.43.0.1"
+    );
+    assert_eq!(
+        k.ok(&["get", "sa", "default", "-n", "kube-system", "-o", "name"])
+            .trim(),
+        "serviceaccount/default"
+    );
+    assert!(k
+        .ok(&[
+            "get",
+            "cm",
+            "kube-root-ca.crt",
+            "-o",
+            "jsonpath={.data.ca\\.crt}"
+        ])
+        .contains("BEGIN CERTIFICATE"));
+
+    // configmaps and secrets: create, get in every output, delete.
+    k.ok(&[
+        "create",
+        "configmap",
+        "app",
+        "--from-literal=color=blue",
+        "--from-literal=size=xl",
+    ]);
+    assert_eq!(
+        k.ok(&["get", "cm", "app", "-o", "jsonpath={.data.color}"]),
+        "blue"
+    );
+    let yaml = k.ok(&["get", "configmap", "app", "-o", "yaml"]);
+    assert!(
+        yaml.contains("kind: ConfigMap")
+            && yaml.contains("resourceVersion:")
+            && yaml.contains("uid:"),
+        "{yaml}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&k.ok(&["get", "cm", "app", "-o", "json"])).unwrap();
+    assert_eq!(json["data"]["size"], "xl");
+    assert!(k
+        .err(&["create", "configmap", "app"])
+        .contains("configmaps \"app\" already exists"));
+    k.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "pw",
+        "--from-literal=password=s3cret",
+    ]);
+    assert_eq!(
+        k.ok(&["get", "secret", "pw", "-o", "jsonpath={.data.password}"]),
+        "czNjcmV0"
+    );
+    assert_eq!(
+        k.ok(&["get", "secret", "pw", "-o", "jsonpath={.type}"]),
+        "Opaque"
+    );
+    assert!(k.ok(&["delete", "secret", "pw"]).contains("deleted"));
+    assert!(k.err(&["get", "secret", "pw"]).contains("NotFound"));
+
+    // Labels and field selectors; chunked lists.
+    k.ok(&["create", "namespace", "work"]);
+    for i in 0..23 {
+        k.ok(&["create", "configmap", &format!("c{i:02}"), "-n", "work"]);
+    }
+    k.ok(&["label", "cm", "c03", "c07", "tier=web", "-n", "work"]);
+    let names = k.ok(&["get", "cm", "-n", "work", "--chunk-size=5", "-o", "name"]);
+    assert_eq!(names.lines().count(), 24, "{names}"); // 23 + kube-root-ca.crt
+    assert_eq!(
+        k.ok(&["get", "cm", "-n", "work", "-l", "tier=web", "-o", "name"]),
+        "configmap/c03\nconfigmap/c07\n"
+    );
+    assert_eq!(
+        k.ok(&["get", "cm", "-n", "work", "-l", "tier!=web", "-o", "name"])
+            .lines()
+            .count(),
+        22
+    );
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "cm",
+            "-n",
+            "work",
+            "--field-selector",
+            "metadata.name=c11",
+            "-o",
+            "name"
+        ]),
+        "configmap/c11\n"
+    );
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "cm",
+            "-A",
+            "--field-selector",
+            "metadata.namespace=work",
+            "-l",
+            "tier",
+            "-o",
+            "name"
+        ])
+        .lines()
+        .count(),
+        2
+    );
+    assert!(k
+        .err(&["get", "cm", "--field-selector", "data.x=1"])
+        .contains("field label not supported"));
+    let err = k.err(&["get", "cm", "-l", "a in b"]);
+    assert!(err.contains("unable to parse requirement") || err.contains("BadRequest"), "{err}");
+}
+
+fn kubectl_watch(k: &K3rs) {
+    let mut w = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(k.kubeconfig())
+        .args(["get", "configmaps", "-n", "default", "-w", "-o", "name"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = w.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The initial list, then live events.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|l: &String| l == "configmap/kube-root-ca.crt")
+    {
+        assert!(Instant::now() < deadline, "no initial list: {seen:?}");
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen.push(l);
+        }
+    }
+    k.ok(&["create", "configmap", "watched"]);
+    k.ok(&["delete", "configmap", "watched"]);
+    let mut live = Vec::new();
+    while live
+        .iter()
+        .filter(|l: &&String| l.as_str() == "configmap/watched")
+        .count()
+        < 2
+    {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(l) => live.push(l),
+            Err(_) => panic!("watch output: {live:?}"),
+        }
+    }
+    let _ = w.kill();
+    let _ = w.wait();
+}
+
+fn status_codes(k: &K3rs) {
+    let cm = |name: &str| {
+        format!(
+            r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{name}"}},"data":{{"a":"b"}}}}"#
+        )
+    };
+    let base = "/api/v1/namespaces/default/configmaps";
+    let (code, v) = k.http("POST", base, "application/json", &cm("raw"));
+    assert_eq!(code, 201, "{v}");
+    let rv = v["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // 409 AlreadyExists vs 409 Conflict.
+    let (code, v) = k.http("POST", base, "application/json", &cm("raw"));
+    assert_eq!(
+        (code, v["reason"].as_str()),
+        (409, Some("AlreadyExists")),
+        "{v}"
+    );
+    let mut stale: serde_json::Value = serde_json::from_str(&cm("raw")).unwrap();
+    stale["metadata"]["resourceVersion"] = "1".into();
+    let (code, v) = k.http(
+        "PUT",
+        &format!("{base}/raw"),
+        "application/json",
+        &stale.to_string(),
+    );
+    assert_eq!((code, v["reason"].as_str()), (409, Some("Conflict")), "{v}");
+    stale["metadata"]["resourceVersion"] = rv.clone().into();
+    stale["data"]["a"] = "c".into();
+    let (code, v) = k.http(
+        "PUT",
+        &format!("{base}/raw"),
+        "application/json",
+        &stale.to_string(),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_ne!(v["metadata"]["resourceVersion"].as_str(), Some(rv.as_str()));
+    // 400: malformed JSON and YAML, kind or apiVersion not matching the URL, bad selectors.
+    for (ct, body) in [
+        ("application/json", "{not json"),
+        ("application/yaml", "a: [unclosed"),
+        (
+            "application/json",
+            r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"}}"#,
+        ),
+        (
+            "application/json",
+            r#"{"apiVersion":"apps/v1","kind":"ConfigMap","metadata":{"name":"x"}}"#,
+        ),
+        ("application/json", "[1,2,3]"),
+    ] {
+        let (code, v) = k.http("POST", base, ct, body);
+        assert_eq!(
+            (code, v["kind"].as_str(), v["reason"].as_str()),
+            (400, Some("Status"), Some("BadRequest")),
+            "{body}: {v}"
+        );
+    }
+    let (code, _) = k.http(
+        "GET",
+        &format!("{base}?labelSelector=a%20in%20b"),
+        "application/json",
+        "",
+    );
+    assert_eq!(code, 400);
+    // Deeply nested JSON is refused, not a crash.
+    let deep = format!(
+        r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"deep"}},"x":{}1{}}}"#,
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    let (code, _) = k.http("POST", base, "application/json", &deep);
+    assert_eq!(code, 400);
+    // YAML bodies work.
+    let (code, v) = k.http(
+        "POST",
+        base,
+        "application/yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  k: v\n",
+    );
+    assert_eq!(code, 201, "{v}");
+    // 404: unknown resource, unknown object, missing namespace.
+    assert_eq!(
+        k.http(
+            "GET",
+            "/api/v1/namespaces/default/widgets",
+            "application/json",
+            ""
+        )
+        .0,
+        404
+    );
+    let (code, v) = k.http("GET", &format!("{base}/nope"), "application/json", "");
+    assert_eq!(
+        (code, v["message"].as_str()),
+        (404, Some("configmaps \"nope\" not found"))
+    );
+    let (code, v) = k.http(
+        "POST",
+        "/api/v1/namespaces/ghost/configmaps",
+        "application/json",
+        &cm("x"),
+    );
+    assert_eq!(
+        (code, v["message"].as_str()),
+        (404, Some("namespaces \"ghost\" not found")),
+        "{v}"
+    );
+    // 405, 406, 415.
+    assert_eq!(
+        k.http(
+            "POST",
+            &format!("{base}/raw"),
+            "application/json",
+            &cm("raw")
+        )
+        .0,
+        405
+    );
+    let out = k.curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        "Accept: application/vnd.kubernetes.protobuf",
+        &k.url(base),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "406");
+    assert_eq!(
+        k.http("POST", base, "application/vnd.kubernetes.protobuf", "k8s\0")
+            .0,
+        400
+    );
+    assert_eq!(k.http("POST", base, "application/x-unknown", "{}").0, 415);
+    assert_eq!(
+        k.http("PATCH", &format!("{base}/raw"), "text/plain", "x").0,
+        415
+    );
+    // 413: bodies over 3 MiB.
+    let big = format!(
+        r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"big"}},"data":{{"a":"{}"}}}}"#,
+        "x".repeat(3 * 1024 * 1024 + 10)
+    );
+    let path = k.dir.path().join("big.json");
+    std::fs::write(&path, big).unwrap();
+    let out = k.curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        &format!("@{}", path.display()),
+        &k.url(base),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "413");
+    // 422: invalid names and labels, with causes naming the fields.
+    let (code, v) = k.http("POST", base, "application/json", &cm("Not_A_Valid_Name"));
+    assert_eq!((code, v["reason"].as_str()), (422, Some("Invalid")), "{v}");
+    assert_eq!(v["details"]["causes"][0]["field"], "metadata.name");
+    let (code, v) = k.http(
+        "GET",
+        &format!("{base}?watch=true&sendInitialEvents=true"),
+        "application/json",
+        "",
+    );
+    assert_eq!(code, 422, "{v}");
+    // Merge and JSON patches.
+    let (code, v) = k.http(
+        "PATCH",
+        &format!("{base}/raw"),
+        "application/merge-patch+json",
+        r#"{"data":{"n":"1"}}"#,
+    );
+    assert_eq!(
+        (code, &v["data"]["n"]),
+        (200, &serde_json::json!("1")),
+        "{v}"
+    );
+    let (code, v) = k.http(
+        "PATCH",
+        &format!("{base}/raw"),
+        "application/json-patch+json",
+        r#"[{"op":"remove","path":"/data/n"}]"#,
+    );
+    assert_eq!(code, 200, "{v}");
+    assert!(v["data"].get("n").is_none());
+    // 401 without credentials (except the public paths), 403 for users outside system:masters.
+    let anon = Command::new("curl")
+        .args([
+            "-sS",
+            "--cacert",
+            &k.tls("server-ca.crt"),
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &k.url(base),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&anon.stdout), "401");
+    for public in [
+        "/version",
+        "/healthz",
+        "/livez",
+        "/readyz",
+        "/readyz?verbose",
+    ] {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "--cacert",
+                &k.tls("server-ca.crt"),
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &k.url(public),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "200", "{public}");
+    }
+    let bogus = Command::new("curl")
+        .args([
+            "-sS",
+            "--cacert",
+            &k.tls("server-ca.crt"),
+            "-H",
+            "Authorization: Bearer nope",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &k.url(base),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&bogus.stdout), "401");
+    // The server still serves after all that.
+    assert_eq!(k.http("GET", "/version", "application/json", "").0, 200);
+    let metrics = k.curl(&[&k.url("/metrics")]);
+    let m = String::from_utf8_lossy(&metrics.stdout);
+    assert!(
+        m.contains("apiserver_request_total{verb=\"CREATE\",resource=\"configmaps\",code=\"201\"}"),
+        "{m}"
+    );
+    assert!(m.contains("apiserver_request_duration_seconds_bucket"));
+}
+
+fn restart_keeps_everything(k: &mut K3rs) {
+    k.ok(&["create", "configmap", "durable", "--from-literal=x=1"]);
+    let before = k.ok(&[
+        "get",
+        "cm",
+        "durable",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}/{.metadata.uid}",
+    ]);
+    let ca = std::fs::read(k.tls("server-ca.crt")).unwrap();
+    let kc = std::fs::read(k.kubeconfig()).unwrap();
+    k.stop();
+    k.spawn();
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "cm",
+            "durable",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}/{.metadata.uid}"
+        ]),
+        before
+    );
+    assert_eq!(
+        std::fs::read(k.tls("server-ca.crt")).unwrap(),
+        ca,
+        "CA reused"
+    );
+    assert_eq!(
+        std::fs::read(k.kubeconfig()).unwrap(),
+        kc,
+        "kubeconfig unchanged"
+    );
+    k.ok(&["get", "cm", "app"]);
+}
+
+#[test]
+fn kubectl_against_k3rs_on_sqlite() {
+    let mut k = K3rs::start(None);
+    kubectl_basics(&k);
+    kubectl_watch(&k);
+    status_codes(&k);
+    restart_keeps_everything(&mut k);
+}
+
+#[test]
+fn kubectl_against_k3rs_on_etcd() {
+    let etcd = Etcd::start();
+    let mut k = K3rs::start(Some(&etcd.url));
+    kubectl_basics(&k);
+    kubectl_watch(&k);
+    restart_keeps_everything(&mut k);
+}

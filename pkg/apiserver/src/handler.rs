@@ -1,0 +1,969 @@
+//! Request handling: authentication, authorization, routing, decoding and encoding.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
+use serde_json::{json, Value};
+
+use k3rs_apis::registry::{self, Resource};
+use k3rs_apis::selectors::{FieldSelector, LabelSelector};
+use k3rs_auth::authn::{TokenFile, UserInfo, MASTERS};
+
+use crate::discovery;
+use crate::metrics::Metrics;
+use crate::request::{parse_query, route, ResourceRequest, Route};
+use crate::status::{ApiError, ApiResult};
+use crate::store::{Api, DeleteParams, ListParams, WatchParams};
+
+pub type Body = BoxBody<Bytes, Infallible>;
+
+/// Bodies over this size are refused with 413, as upstream.
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// Everything a request handler needs.
+pub struct Handler {
+    pub api: Api,
+    pub tokens: TokenFile,
+    pub metrics: Arc<Metrics>,
+    pub ready: AtomicBool,
+    /// host:port clients use, for `/api`'s serverAddressByClientCIDRs.
+    pub server_address: String,
+}
+
+/// Paths anyone may read, authenticated or not (upstream's `system:public-info-viewer`).
+fn is_public(path: &str) -> bool {
+    matches!(
+        path,
+        "/version" | "/version/" | "/healthz" | "/livez" | "/readyz"
+    ) || ["/healthz/", "/livez/", "/readyz/"]
+        .iter()
+        .any(|p| path.starts_with(p))
+}
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// The response format the client accepts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Format {
+    Json,
+    Yaml,
+}
+
+/// Picks JSON or YAML from `Accept`; media types asking for a conversion (`;as=Table`) or for
+/// protobuf are skipped. Nothing acceptable → 406.
+pub fn negotiate(accept: Option<&str>) -> ApiResult<Format> {
+    let Some(accept) = accept.map(str::trim).filter(|a| !a.is_empty()) else {
+        return Ok(Format::Json);
+    };
+    for part in accept.split(',') {
+        let mut it = part.split(';');
+        let mt = it.next().unwrap_or("").trim().to_ascii_lowercase();
+        let converts = it.any(|p| p.trim().starts_with("as="));
+        if converts {
+            continue;
+        }
+        match mt.as_str() {
+            "application/json" | "application/*" | "*/*" | "application/json-patch+json" => {
+                return Ok(Format::Json)
+            }
+            "application/yaml" => return Ok(Format::Yaml),
+            _ => {}
+        }
+    }
+    Err(ApiError::not_acceptable(
+        "only the following media types are accepted: application/json, application/yaml",
+    ))
+}
+
+fn respond_value(code: u16, v: &Value, fmt: Format) -> Response<Body> {
+    let (bytes, ct) = match fmt {
+        Format::Json => (
+            serde_json::to_vec(v).unwrap_or_default(),
+            "application/json",
+        ),
+        Format::Yaml => (
+            serde_yaml::to_string(v).unwrap_or_default().into_bytes(),
+            "application/yaml",
+        ),
+    };
+    let mut resp = Response::new(full(bytes));
+    *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    resp
+}
+
+pub fn error_response(e: &ApiError) -> Response<Body> {
+    let mut resp = respond_value(e.code, &e.to_status(), Format::Json);
+    if let Some(secs) = e.retry_after {
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    if e.code == 401 {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"kubernetes-master\""),
+        );
+    }
+    resp
+}
+
+fn text(code: u16, body: String) -> Response<Body> {
+    let mut resp = Response::new(full(body));
+    *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+/// The body of a write, decoded from JSON or YAML.
+async fn read_body(body: Incoming, content_type: Option<&str>) -> ApiResult<Value> {
+    let bytes = Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                ApiError::too_large(format!("Request entity too large: limit is {MAX_BODY}"))
+            } else {
+                ApiError::bad_request(format!("error reading the request body: {e}"))
+            }
+        })?
+        .to_bytes();
+    decode(&bytes, content_type)
+}
+
+fn decode(bytes: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
+    let ct = content_type
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match ct.as_str() {
+        "application/json" | "" | "application/json-patch+json" | "application/merge-patch+json" => {
+            serde_json::from_slice(bytes).map_err(|e| {
+                ApiError::bad_request(format!("the body of the request could not be decoded as JSON: {e}"))
+            })
+        }
+        "application/yaml" | "application/x-yaml" | "text/yaml" => {
+            let v: serde_yaml::Value = serde_yaml::from_slice(bytes).map_err(|e| {
+                ApiError::bad_request(format!("the body of the request could not be decoded as YAML: {e}"))
+            })?;
+            serde_json::to_value(v).map_err(|e| {
+                ApiError::bad_request(format!("the YAML body cannot be represented as JSON: {e}"))
+            })
+        }
+        "application/vnd.kubernetes.protobuf" if k3rs_apis::protobuf::available() => {
+            k3rs_apis::protobuf::decode(bytes).map_err(|e| {
+                ApiError::bad_request(format!("the body of the request could not be decoded as protobuf: {e}"))
+            })
+        }
+        "application/vnd.kubernetes.protobuf" => Err(ApiError::unsupported_media_type(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (this build has no protobuf schemas)",
+        )),
+        other => Err(ApiError::unsupported_media_type(format!(
+            "the body of the request was in an unknown format ({other}) - accepted media types include: application/json, application/yaml"
+        ))),
+    }
+}
+
+fn bool_param(q: &std::collections::HashMap<String, String>, k: &str) -> bool {
+    matches!(q.get(k).map(String::as_str), Some("true" | "1"))
+}
+
+impl Handler {
+    fn authenticate(
+        &self,
+        req: &Request<Incoming>,
+        cert_user: Option<&UserInfo>,
+    ) -> ApiResult<Option<UserInfo>> {
+        if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
+            let token = auth
+                .to_str()
+                .ok()
+                .and_then(|a| {
+                    a.strip_prefix("Bearer ")
+                        .or_else(|| a.strip_prefix("bearer "))
+                })
+                .map(str::trim)
+                .ok_or_else(ApiError::unauthorized)?;
+            return match self.tokens.authenticate(token) {
+                Some(u) => Ok(Some(u)),
+                None => Err(ApiError::unauthorized()),
+            };
+        }
+        Ok(cert_user.cloned())
+    }
+
+    /// Until RBAC exists: only `system:masters` may do anything beyond the public paths.
+    fn authorize(&self, user: &UserInfo, what: &Authz) -> ApiResult<()> {
+        if user.groups.iter().any(|g| g == MASTERS) {
+            return Ok(());
+        }
+        Err(ApiError::forbidden(match what {
+            Authz::Resource { verb, group, resource, namespace } => {
+                let scope = match namespace {
+                    Some(ns) => format!(" in the namespace \"{ns}\""),
+                    None => " at the cluster scope".to_string(),
+                };
+                format!(
+                    "{resource} is forbidden: User \"{}\" cannot {verb} resource \"{resource}\" in API group \"{group}\"{scope}",
+                    user.name
+                )
+            }
+            Authz::Path { verb, path } => format!(
+                "forbidden: User \"{}\" cannot {verb} path \"{path}\"",
+                user.name
+            ),
+        })
+        .with_details(json!({"kind": match what { Authz::Resource { resource, .. } => resource.clone(), Authz::Path { .. } => String::new() }})))
+    }
+
+    /// Handles one request. `cert_user` is the user of a verified client certificate.
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        cert_user: Option<UserInfo>,
+    ) -> Response<Body> {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let (resp, verb, resource) = self.dispatch(req, cert_user.as_ref()).await;
+        let code = resp.status().as_u16();
+        if verb != "WATCH" {
+            self.metrics
+                .request(&verb, &resource, code, started.elapsed());
+        }
+        tracing::debug!(%method, %path, code, took_ms = started.elapsed().as_millis() as u64, "request");
+        resp
+    }
+
+    async fn dispatch(
+        &self,
+        req: Request<Incoming>,
+        cert_user: Option<&UserInfo>,
+    ) -> (Response<Body>, String, String) {
+        let path = req.uri().path().to_string();
+        let query = parse_query(req.uri().query());
+        let method = req.method().clone();
+        let r = route(method.as_str(), &path, bool_param(&query, "watch"));
+        let (verb_label, res_label) = match &r {
+            Route::Resource(rr) => (rr.verb.to_ascii_uppercase(), rr.resource.clone()),
+            _ => (method.as_str().to_string(), String::new()),
+        };
+        let result = self.dispatch_inner(req, cert_user, &path, &query, r).await;
+        let resp = match result {
+            Ok(resp) => resp,
+            Err(e) => error_response(&e),
+        };
+        (resp, verb_label, res_label)
+    }
+
+    async fn dispatch_inner(
+        &self,
+        req: Request<Incoming>,
+        cert_user: Option<&UserInfo>,
+        path: &str,
+        query: &std::collections::HashMap<String, String>,
+        r: Route,
+    ) -> ApiResult<Response<Body>> {
+        let user = self.authenticate(&req, cert_user)?;
+        if is_public(path) {
+            return self.public(path, query, req.method());
+        }
+        let Some(user) = user else {
+            return Err(ApiError::unauthorized());
+        };
+        let http_verb = match *req.method() {
+            Method::GET | Method::HEAD => "get",
+            Method::POST => "post",
+            Method::PUT => "put",
+            Method::PATCH => "patch",
+            Method::DELETE => "delete",
+            _ => "unknown",
+        };
+        match r {
+            Route::Resource(rr) => {
+                self.authorize(
+                    &user,
+                    &Authz::Resource {
+                        verb: rr.verb.to_string(),
+                        group: rr.group.clone(),
+                        resource: match &rr.subresource {
+                            Some(s) => format!("{}/{s}", rr.resource),
+                            None => rr.resource.clone(),
+                        },
+                        namespace: rr.namespace.clone(),
+                    },
+                )?;
+                self.resource(req, rr, query).await
+            }
+            other => {
+                self.authorize(
+                    &user,
+                    &Authz::Path {
+                        verb: http_verb.to_string(),
+                        path: path.to_string(),
+                    },
+                )?;
+                if http_verb != "get" {
+                    return Err(ApiError::method_not_allowed(format!(
+                        "the server does not allow this method on the requested resource ({} {path})",
+                        req.method()
+                    )));
+                }
+                let fmt = negotiate(
+                    req.headers()
+                        .get(header::ACCEPT)
+                        .and_then(|v| v.to_str().ok()),
+                )?;
+                let v = match other {
+                    Route::CoreGroups => Some(discovery::core_versions(&self.server_address)),
+                    Route::Groups => Some(discovery::groups()),
+                    Route::Group { group } => discovery::group(&group),
+                    Route::GroupVersion { group, version } => {
+                        discovery::resource_list(&group, &version)
+                    }
+                    _ if path == "/metrics" => return Ok(text(200, self.metrics.render())),
+                    _ => None,
+                };
+                match v {
+                    Some(v) => Ok(respond_value(200, &v, fmt)),
+                    None => Err(ApiError::not_found_path()),
+                }
+            }
+        }
+    }
+
+    fn public(
+        &self,
+        path: &str,
+        query: &std::collections::HashMap<String, String>,
+        method: &Method,
+    ) -> ApiResult<Response<Body>> {
+        if !matches!(*method, Method::GET | Method::HEAD) {
+            return Err(ApiError::method_not_allowed(format!(
+                "{method} is not allowed on {path}"
+            )));
+        }
+        if path.starts_with("/version") {
+            return Ok(respond_value(200, &discovery::version(), Format::Json));
+        }
+        let ready = self.ready.load(Ordering::SeqCst);
+        let checks: Vec<(&str, bool)> = if path.starts_with("/readyz") {
+            vec![("ping", true), ("etcd", ready), ("informer-sync", ready)]
+        } else {
+            vec![("ping", true), ("etcd", true)]
+        };
+        let base = path
+            .trim_end_matches('/')
+            .split('/')
+            .nth(1)
+            .unwrap_or("healthz");
+        // A single check: /healthz/ping.
+        if let Some(one) = path.trim_end_matches('/').split('/').nth(2) {
+            return match checks.iter().find(|(n, _)| *n == one) {
+                Some((_, true)) => Ok(text(200, "ok".into())),
+                Some((n, false)) => Ok(text(
+                    500,
+                    format!("internal server error: {n} check failed\n"),
+                )),
+                None => Err(ApiError::not_found_path()),
+            };
+        }
+        let healthy = checks.iter().all(|(_, ok)| *ok);
+        if query.contains_key("verbose") {
+            let mut out = String::new();
+            for (n, ok) in &checks {
+                out.push_str(&format!(
+                    "[{}]{n} {}\n",
+                    if *ok { "+" } else { "-" },
+                    if *ok { "ok" } else { "failed: reason withheld" }
+                ));
+            }
+            out.push_str(&format!(
+                "{base} check {}\n",
+                if healthy { "passed" } else { "failed" }
+            ));
+            return Ok(text(if healthy { 200 } else { 500 }, out));
+        }
+        Ok(if healthy {
+            text(200, "ok".into())
+        } else {
+            text(
+                500,
+                format!("[-]etcd failed: reason withheld\n{base} check failed\n"),
+            )
+        })
+    }
+
+    async fn resource(
+        &self,
+        req: Request<Incoming>,
+        rr: ResourceRequest,
+        query: &std::collections::HashMap<String, String>,
+    ) -> ApiResult<Response<Body>> {
+        let Some(res) = registry::find(&rr.group, &rr.version, &rr.resource)
+            .filter(|r| r.plural == rr.resource)
+        else {
+            return Err(ApiError::not_found_path());
+        };
+        let fmt = negotiate(
+            req.headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok()),
+        )?;
+        let ns = if res.namespaced {
+            rr.namespace.as_deref()
+        } else {
+            None
+        };
+        if !res.namespaced && rr.namespace.is_some() {
+            return Err(ApiError::not_found_path());
+        }
+        if let Some(sub) = rr.subresource.as_deref() {
+            return self.subresource(req, res, ns, &rr, sub, query, fmt).await;
+        }
+        let verb = rr.verb;
+        if !res.supports(verb) {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({} {})",
+                verb, res.plural
+            )));
+        }
+        // Namespaced kinds are served across namespaces only for list and watch.
+        if res.namespaced && ns.is_none() && !matches!(verb, "list" | "watch") {
+            return Err(if rr.name.is_some() {
+                ApiError::not_found_path()
+            } else {
+                ApiError::method_not_allowed(format!(
+                    "{} must be {verb}d in a namespace: use /namespaces/<namespace>/{}",
+                    res.plural, res.plural
+                ))
+            });
+        }
+        let dry_run = match query.get("dryRun").map(String::as_str) {
+            None | Some("") => false,
+            Some("All") => true,
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid dryRun value: {other:?}; supported values: \"All\""
+                )))
+            }
+        };
+        let name = rr.name.as_deref();
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        match (verb, name) {
+            ("get", Some(name)) => Ok(respond_value(200, &self.api.get(res, ns, name).await?, fmt)),
+            ("list", None) => {
+                let p = list_params(res, query)?;
+                Ok(respond_value(200, &self.api.list(res, ns, &p).await?, fmt))
+            }
+            ("watch", _) => self.watch(res, ns, name, query).await,
+            ("create", None) => {
+                let body = read_body(req.into_body(), ct.as_deref()).await?;
+                let obj = self.api.create(res, ns, body, dry_run).await?;
+                Ok(respond_value(201, &obj, fmt))
+            }
+            ("create", Some(_)) => Err(ApiError::method_not_allowed(
+                "POST is not allowed on a named resource",
+            )),
+            ("update", Some(name)) => {
+                let body = read_body(req.into_body(), ct.as_deref()).await?;
+                let obj = self
+                    .api
+                    .update_with(res, ns, name, None, dry_run, |_| Ok(body.clone()))
+                    .await?;
+                Ok(respond_value(200, &obj, fmt))
+            }
+            ("patch", Some(name)) => {
+                let obj = self.patch(req, res, ns, name, None, dry_run).await?;
+                Ok(respond_value(200, &obj, fmt))
+            }
+            ("delete", Some(name)) => {
+                let body = Limited::new(req.into_body(), MAX_BODY)
+                    .collect()
+                    .await
+                    .map_err(|e| {
+                        ApiError::bad_request(format!("error reading the request body: {e}"))
+                    })?
+                    .to_bytes();
+                let p = delete_params(&body, query, dry_run)?;
+                let (code, v) = self.api.delete(res, ns, name, &p).await?;
+                Ok(respond_value(code, &v, fmt))
+            }
+            ("deletecollection", None) => {
+                let body = Limited::new(req.into_body(), MAX_BODY)
+                    .collect()
+                    .await
+                    .map_err(|e| {
+                        ApiError::bad_request(format!("error reading the request body: {e}"))
+                    })?
+                    .to_bytes();
+                let dp = delete_params(&body, query, dry_run)?;
+                let lp = list_params(res, query)?;
+                Ok(respond_value(
+                    200,
+                    &self.api.delete_collection(res, ns, &lp, &dp).await?,
+                    fmt,
+                ))
+            }
+            _ => Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({} {})",
+                req.method(),
+                res.plural
+            ))),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn subresource(
+        &self,
+        req: Request<Incoming>,
+        res: &'static Resource,
+        ns: Option<&str>,
+        rr: &ResourceRequest,
+        sub: &str,
+        query: &std::collections::HashMap<String, String>,
+        fmt: Format,
+    ) -> ApiResult<Response<Body>> {
+        let (Some(name), Some(s)) = (rr.name.as_deref(), res.subresource(sub)) else {
+            return Err(ApiError::not_found_path());
+        };
+        if !discovery::SERVED_SUBRESOURCES.contains(&sub) {
+            return Err(ApiError::not_implemented(format!(
+                "the {}/{sub} subresource is not implemented yet",
+                res.plural
+            )));
+        }
+        if !s.verbs.contains(&rr.verb) {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({} {}/{sub})",
+                req.method(),
+                res.plural
+            )));
+        }
+        let dry_run = query.get("dryRun").is_some_and(|v| v == "All");
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        match (sub, rr.verb) {
+            ("status", "get") => Ok(respond_value(200, &self.api.get(res, ns, name).await?, fmt)),
+            ("status", "update") => {
+                let body = read_body(req.into_body(), ct.as_deref()).await?;
+                let obj = self
+                    .api
+                    .update_with(res, ns, name, Some("status"), dry_run, |_| Ok(body.clone()))
+                    .await?;
+                Ok(respond_value(200, &obj, fmt))
+            }
+            ("status", "patch") => {
+                let obj = self
+                    .patch(req, res, ns, name, Some("status"), dry_run)
+                    .await?;
+                Ok(respond_value(200, &obj, fmt))
+            }
+            ("scale", "get") => {
+                let obj = self.api.get(res, ns, name).await?;
+                Ok(respond_value(200, &crate::scale::to_scale(res, &obj), fmt))
+            }
+            ("scale", "update" | "patch") => {
+                let scale = if rr.verb == "update" {
+                    read_body(req.into_body(), ct.as_deref()).await?
+                } else {
+                    let current = crate::scale::to_scale(res, &self.api.get(res, ns, name).await?);
+                    let patch = read_body_raw(req.into_body()).await?;
+                    crate::scale::patch_scale(current, &patch, ct.as_deref())?
+                };
+                let obj =
+                    crate::scale::apply_scale(&self.api, res, ns, name, &scale, dry_run).await?;
+                Ok(respond_value(200, &crate::scale::to_scale(res, &obj), fmt))
+            }
+            _ => Err(ApiError::method_not_allowed(
+                "unsupported verb for this subresource",
+            )),
+        }
+    }
+
+    async fn patch(
+        &self,
+        req: Request<Incoming>,
+        res: &'static Resource,
+        ns: Option<&str>,
+        name: &str,
+        sub: Option<&str>,
+        dry_run: bool,
+    ) -> ApiResult<Value> {
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let kind = match ct.as_str() {
+            "application/merge-patch+json" => PatchKind::Merge,
+            "application/json-patch+json" => PatchKind::Json,
+            "application/strategic-merge-patch+json" => {
+                return Err(ApiError::unsupported_media_type(
+                    "strategic merge patch is not supported yet; use application/merge-patch+json or application/json-patch+json",
+                ))
+            }
+            "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
+                return Err(ApiError::unsupported_media_type("server-side apply is not supported yet"))
+            }
+            other => {
+                return Err(ApiError::unsupported_media_type(format!(
+                    "the body of the request was in an unknown format ({other}) - accepted media types include: application/json-patch+json, application/merge-patch+json"
+                )))
+            }
+        };
+        let bytes = read_body_raw(req.into_body()).await?;
+        let patch: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+        self.api
+            .update_with(res, ns, name, sub, dry_run, |current| {
+                let mut obj = current.clone();
+                match kind {
+                    PatchKind::Merge => crate::patch::merge_patch(&mut obj, &patch),
+                    PatchKind::Json => crate::patch::json_patch(&mut obj, &patch)?,
+                }
+                // The patch names a resourceVersion only if it changed it.
+                if crate::object::meta_str(&obj, "resourceVersion")
+                    == crate::object::meta_str(current, "resourceVersion")
+                {
+                    crate::object::meta_mut(&mut obj).remove("resourceVersion");
+                }
+                Ok(obj)
+            })
+            .await
+    }
+
+    async fn watch(
+        &self,
+        res: &'static Resource,
+        ns: Option<&str>,
+        name: Option<&str>,
+        query: &std::collections::HashMap<String, String>,
+    ) -> ApiResult<Response<Body>> {
+        if bool_param(query, "sendInitialEvents") || query.contains_key("sendInitialEvents") {
+            return Err(ApiError::invalid_query(
+                "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",
+            ).with_details(json!({"kind": "ListOptions", "group": "meta.k8s.io", "causes": [{"reason": "FieldValueForbidden", "message": "Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled", "field": "sendInitialEvents"}]})));
+        }
+        if query.contains_key("resourceVersionMatch") {
+            return Err(ApiError::invalid_query(
+                "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+            ));
+        }
+        let lp = list_params(res, query)?;
+        let mut field = lp.field;
+        if let Some(n) = name {
+            field.terms.push(k3rs_apis::selectors::FieldTerm {
+                field: "metadata.name".into(),
+                value: n.into(),
+                negated: false,
+            });
+        }
+        let timeout = match query.get("timeoutSeconds") {
+            Some(t) => Some(Duration::from_secs(t.parse::<u64>().map_err(|_| {
+                ApiError::bad_request(format!("invalid timeoutSeconds: {t:?}"))
+            })?)),
+            None => None,
+        };
+        let p = WatchParams {
+            label: lp.label,
+            field,
+            resource_version: query.get("resourceVersion").cloned(),
+            bookmarks: bool_param(query, "allowWatchBookmarks"),
+            timeout,
+        };
+        let mut rx = self.api.watch(res, ns, p).await?;
+        let metrics = self.metrics.clone();
+        metrics.watch_started();
+        let guard = WatchGuard(metrics);
+        let stream = async_stream(move |tx| async move {
+            let _guard = guard;
+            while let Some(ev) = rx.recv().await {
+                let mut line = serde_json::to_vec(&ev).unwrap_or_default();
+                line.push(b'\n');
+                if tx.send(Ok(Frame::data(Bytes::from(line)))).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut resp = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        resp.headers_mut().insert(
+            "Cache-Control",
+            HeaderValue::from_static("no-cache, private"),
+        );
+        Ok(resp)
+    }
+}
+
+struct WatchGuard(Arc<Metrics>);
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        self.0.watch_ended();
+    }
+}
+
+/// A body stream fed by a task.
+fn async_stream<F, Fut>(
+    f: F,
+) -> tokio_stream::wrappers::ReceiverStream<Result<Frame<Bytes>, Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<Frame<Bytes>, Infallible>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(f(tx));
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+enum PatchKind {
+    Merge,
+    Json,
+}
+
+enum Authz {
+    Resource {
+        verb: String,
+        group: String,
+        resource: String,
+        namespace: Option<String>,
+    },
+    Path {
+        verb: String,
+        path: String,
+    },
+}
+
+async fn read_body_raw(body: Incoming) -> ApiResult<Bytes> {
+    Ok(Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                ApiError::too_large(format!("Request entity too large: limit is {MAX_BODY}"))
+            } else {
+                ApiError::bad_request(format!("error reading the request body: {e}"))
+            }
+        })?
+        .to_bytes())
+}
+
+/// Parses and checks list parameters, as upstream's ListOptions validation.
+pub fn list_params(
+    res: &Resource,
+    q: &std::collections::HashMap<String, String>,
+) -> ApiResult<ListParams> {
+    let label = LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
+    let field = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
+        .map_err(ApiError::bad_request)?;
+    field
+        .check_fields(res.group, res.kind)
+        .map_err(ApiError::bad_request)?;
+    let limit = match q.get("limit") {
+        Some(l) if !l.is_empty() => l
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_request(format!("invalid limit: {l:?}")))?,
+        _ => 0,
+    };
+    let rv = q.get("resourceVersion").filter(|s| !s.is_empty()).cloned();
+    let rv_match = q
+        .get("resourceVersionMatch")
+        .filter(|s| !s.is_empty())
+        .cloned();
+    let cont = q.get("continue").filter(|s| !s.is_empty()).cloned();
+    let invalid = |field: &str, msg: &str| {
+        ApiError::invalid_query(format!("ListOptions.meta.k8s.io \"\" is invalid: {field}: Forbidden: {msg}"))
+            .with_details(json!({"kind": "ListOptions", "group": "meta.k8s.io", "causes": [{"reason": "FieldValueForbidden", "message": format!("Forbidden: {msg}"), "field": field}]}))
+    };
+    if q.contains_key("sendInitialEvents") && !bool_param(q, "watch") {
+        return Err(invalid(
+            "sendInitialEvents",
+            "sendInitialEvents is forbidden for list",
+        ));
+    }
+    if let Some(m) = &rv_match {
+        if rv.is_none() {
+            return Err(invalid(
+                "resourceVersionMatch",
+                "resourceVersionMatch is forbidden unless resourceVersion is provided",
+            ));
+        }
+        if cont.is_some() {
+            return Err(invalid(
+                "resourceVersionMatch",
+                "resourceVersionMatch is forbidden when continue is provided",
+            ));
+        }
+        match m.as_str() {
+            "Exact" if rv.as_deref() == Some("0") => {
+                return Err(invalid("resourceVersionMatch", "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""))
+            }
+            "Exact" | "NotOlderThan" => {}
+            other => {
+                return Err(ApiError::invalid_query(format!(
+                    "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Unsupported value: \"{other}\": supported values: \"Exact\", \"NotOlderThan\", \"\""
+                )))
+            }
+        }
+    }
+    if cont.is_some() && rv.as_deref().is_some_and(|r| r != "0") {
+        return Err(ApiError::bad_request(
+            "specifying resource version is not allowed when using continue",
+        ));
+    }
+    Ok(ListParams {
+        label,
+        field,
+        limit,
+        continue_token: cont,
+        resource_version: rv,
+        resource_version_match: rv_match,
+    })
+}
+
+fn delete_params(
+    body: &[u8],
+    q: &std::collections::HashMap<String, String>,
+    dry_run: bool,
+) -> ApiResult<DeleteParams> {
+    let opts: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+    };
+    let grace = opts
+        .get("gracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .or_else(|| q.get("gracePeriodSeconds").and_then(|g| g.parse().ok()));
+    let propagation = opts
+        .get("propagationPolicy")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| q.get("propagationPolicy").cloned());
+    if let Some(p) = &propagation {
+        if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
+            return Err(ApiError::invalid_query(format!(
+                "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
+            )));
+        }
+    }
+    let body_dry = opts
+        .get("dryRun")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|v| v == "All"));
+    Ok(DeleteParams {
+        grace_period: grace,
+        propagation,
+        precondition_uid: opts
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        precondition_rv: opts
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        dry_run: dry_run || body_dry,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_negotiation() {
+        assert_eq!(negotiate(None).unwrap(), Format::Json);
+        assert_eq!(
+            negotiate(Some(
+                "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+            ))
+            .unwrap(),
+            Format::Json
+        );
+        assert_eq!(
+            negotiate(Some("application/vnd.kubernetes.protobuf,application/json")).unwrap(),
+            Format::Json
+        );
+        assert_eq!(negotiate(Some("application/yaml")).unwrap(), Format::Yaml);
+        assert_eq!(
+            negotiate(Some("application/json;as=Table;v=v1;g=meta.k8s.io"))
+                .unwrap_err()
+                .code,
+            406
+        );
+        assert_eq!(
+            negotiate(Some("application/vnd.kubernetes.protobuf"))
+                .unwrap_err()
+                .code,
+            406
+        );
+    }
+
+    #[test]
+    fn decoding_errors_are_statuses() {
+        assert_eq!(
+            decode(b"{bad", Some("application/json")).unwrap_err().code,
+            400
+        );
+        assert_eq!(
+            decode(b"k8s\0", Some("application/vnd.kubernetes.protobuf"))
+                .unwrap_err()
+                .code,
+            if k3rs_apis::protobuf::available() {
+                400
+            } else {
+                415
+            }
+        );
+        assert_eq!(
+            decode(b"a: [", Some("application/yaml")).unwrap_err().code,
+            400
+        );
+        let deep = "[".repeat(100_000);
+        assert_eq!(decode(deep.as_bytes(), None).unwrap_err().code, 400);
+        assert_eq!(
+            decode(b"kind: ConfigMap\ndata: {a: b}", Some("application/yaml")).unwrap()["data"]
+                ["a"],
+            "b"
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! k3rs-auth owns the cluster's identity plumbing: the PKI (server and client certificate authorities,
+//! the API server's serving certificate, the admin client certificate and the kubeconfig that embeds
+//! it), authentication (x509 client certificates and static bearer-token files, later service-account
+//! JWTs and bootstrap tokens), the rustls configurations built from that PKI, and later RBAC
+//! evaluation. It is called by the API server (TLS setup, mapping each request to a [`authn::UserInfo`])
+//! and by the CLI (creating the PKI on first start, writing kubeconfigs). It does no networking itself.
+
+pub mod authn;
+mod error;
+pub mod pki;
+pub mod tls;
+
+pub use error::Error;
