@@ -63,6 +63,13 @@ impl K3rs {
             if String::from_utf8_lossy(&out.stdout) == "200" {
                 break;
             }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("k3rs server exited during start: {status} (its log is above)");
+            }
             assert!(Instant::now() < deadline, "k3rs server not ready");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -327,7 +334,10 @@ fn kubectl_basics(k: &K3rs) {
         .err(&["get", "cm", "--field-selector", "data.x=1"])
         .contains("field label not supported"));
     let err = k.err(&["get", "cm", "-l", "a in b"]);
-    assert!(err.contains("unable to parse requirement") || err.contains("BadRequest"), "{err}");
+    assert!(
+        err.contains("unable to parse requirement") || err.contains("BadRequest"),
+        "{err}"
+    );
 }
 
 fn kubectl_watch(k: &K3rs) {
@@ -635,6 +645,295 @@ fn status_codes(k: &K3rs) {
     assert!(m.contains("apiserver_request_duration_seconds_bucket"));
 }
 
+fn object_lifecycle(k: &K3rs) {
+    // Defaulting of common kinds, through kubectl's typed (protobuf) paths.
+    k.ok(&["run", "p", "--image=busybox", "--restart=Always"]);
+    let pod: serde_json::Value =
+        serde_json::from_str(&k.ok(&["get", "pod", "p", "-o", "json"])).unwrap();
+    assert_eq!(pod["spec"]["dnsPolicy"], "ClusterFirst");
+    assert_eq!(pod["spec"]["schedulerName"], "default-scheduler");
+    assert_eq!(
+        pod["spec"]["containers"][0]["terminationMessagePath"],
+        "/dev/termination-log"
+    );
+    assert_eq!(pod["spec"]["containers"][0]["imagePullPolicy"], "Always");
+    assert_eq!(pod["status"]["phase"], "Pending");
+    assert_eq!(pod["status"]["qosClass"], "BestEffort");
+    k.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx:1.27",
+        "--replicas=2",
+    ]);
+    let d: serde_json::Value =
+        serde_json::from_str(&k.ok(&["get", "deploy", "web", "-o", "json"])).unwrap();
+    assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxSurge"], "25%");
+    assert_eq!(d["spec"]["revisionHistoryLimit"], 10);
+    assert_eq!(d["metadata"]["generation"], 1);
+    // Labels do not move the generation; spec changes do.
+    k.ok(&["label", "deploy", "web", "team=a"]);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.metadata.generation}"
+        ]),
+        "1"
+    );
+    k.ok(&["scale", "deploy", "web", "--replicas=3"]);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.spec.replicas}/{.metadata.generation}"
+        ]),
+        "3/2"
+    );
+    let scale: serde_json::Value = serde_json::from_str(&k.ok(&[
+        "get",
+        "--raw",
+        "/apis/apps/v1/namespaces/default/deployments/web/scale",
+    ]))
+    .unwrap();
+    assert_eq!(
+        (
+            scale["kind"].as_str(),
+            scale["spec"]["replicas"].as_i64(),
+            scale["status"]["selector"].as_str()
+        ),
+        (Some("Scale"), Some(3), Some("app=web"))
+    );
+    // The status subresource changes only status; the main resource never changes status.
+    let base = "/apis/apps/v1/namespaces/default/deployments/web";
+    let mut obj = d.clone();
+    obj["metadata"]["resourceVersion"] = serde_json::Value::Null;
+    obj["status"] = serde_json::json!({"replicas": 7, "observedGeneration": 2});
+    obj["spec"]["replicas"] = 9.into();
+    let (code, v) = k.http(
+        "PUT",
+        &format!("{base}/status"),
+        "application/json",
+        &obj.to_string(),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        (
+            v["status"]["replicas"].as_i64(),
+            v["spec"]["replicas"].as_i64()
+        ),
+        (Some(7), Some(3))
+    );
+    let (code, v) = k.http(
+        "PATCH",
+        base,
+        "application/merge-patch+json",
+        r#"{"status":{"replicas":1},"spec":{"paused":true}}"#,
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        (
+            v["status"]["replicas"].as_i64(),
+            v["spec"]["paused"].as_bool()
+        ),
+        (Some(7), Some(true))
+    );
+    // Invalid objects: 422 naming the fields.
+    let (code, v) = k.http("POST", "/api/v1/namespaces/default/pods", "application/json", r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"bad"},"spec":{"containers":[{"name":"c"}],"restartPolicy":"Sometimes"}}"#);
+    assert_eq!(code, 422, "{v}");
+    let fields: Vec<&str> = v["details"]["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["field"].as_str())
+        .collect();
+    assert!(
+        fields.contains(&"spec.containers[0].image") && fields.contains(&"spec.restartPolicy"),
+        "{v}"
+    );
+    // Finalizers: delete marks, the last finalizer's removal deletes.
+    k.http("POST", "/api/v1/namespaces/default/configmaps", "application/json", r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"fin","finalizers":["example.com/hold"]}}"#);
+    k.ok(&["delete", "cm", "fin", "--wait=false"]);
+    assert!(!k
+        .ok(&[
+            "get",
+            "cm",
+            "fin",
+            "-o",
+            "jsonpath={.metadata.deletionTimestamp}"
+        ])
+        .is_empty());
+    let (code, v) = k.http(
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/fin",
+        "application/merge-patch+json",
+        r#"{"metadata":{"finalizers":["example.com/hold","example.com/new"]}}"#,
+    );
+    assert_eq!(code, 422, "no new finalizers while deleting: {v}");
+    k.ok(&[
+        "patch",
+        "cm",
+        "fin",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    assert!(k.err(&["get", "cm", "fin"]).contains("NotFound"));
+    // Delete preconditions and dry run.
+    let (code, _) = k.http(
+        "DELETE",
+        "/api/v1/namespaces/default/configmaps/app",
+        "application/json",
+        r#"{"preconditions":{"uid":"not-the-uid"}}"#,
+    );
+    assert_eq!(code, 409);
+    k.ok(&["delete", "cm", "app", "--dry-run=server"]);
+    k.ok(&["get", "cm", "app"]);
+    // generateName.
+    let (code, v) = k.http(
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/json",
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"generateName":"gen-"}}"#,
+    );
+    assert_eq!(code, 201);
+    assert!(
+        v["metadata"]["name"].as_str().unwrap().starts_with("gen-")
+            && v["metadata"]["name"].as_str().unwrap().len() == 9
+    );
+    // Services get a ClusterIP from the service range, released on delete.
+    k.ok(&["create", "service", "clusterip", "svc1", "--tcp=80:8080"]);
+    let ip = k.ok(&["get", "svc", "svc1", "-o", "jsonpath={.spec.clusterIP}"]);
+    assert!(ip.starts_with("10.43.") && ip != "10.43.0.1", "{ip}");
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "ipaddresses.networking.k8s.io",
+            &ip,
+            "-o",
+            "jsonpath={.spec.parentRef.name}"
+        ]),
+        "svc1"
+    );
+    k.ok(&["delete", "svc", "svc1"]);
+    assert!(k
+        .err(&["get", "ipaddresses.networking.k8s.io", &ip])
+        .contains("NotFound"));
+    // List resourceVersion rules.
+    let list: serde_json::Value = serde_json::from_str(&k.ok(&[
+        "get",
+        "--raw",
+        "/api/v1/namespaces/default/configmaps?limit=2",
+    ]))
+    .unwrap();
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        list["metadata"]["continue"].is_string()
+            && list["metadata"]["remainingItemCount"].as_i64().unwrap() > 0
+    );
+    let (code, _) = k.http(
+        "GET",
+        &format!(
+            "/api/v1/namespaces/default/configmaps?resourceVersion={rv}&resourceVersionMatch=Exact"
+        ),
+        "",
+        "",
+    );
+    assert_eq!(code, 200);
+    let (code, _) = k.http(
+        "GET",
+        "/api/v1/namespaces/default/configmaps?resourceVersionMatch=Exact",
+        "",
+        "",
+    );
+    assert_eq!(code, 422);
+    let (code, _) = k.http(
+        "GET",
+        "/api/v1/namespaces/default/configmaps?continue=garbage",
+        "",
+        "",
+    );
+    assert_eq!(code, 400);
+}
+
+/// Watch over raw HTTP: synthetic ADDED events, bookmarks, timeouts, label-selector transitions.
+fn raw_watch(k: &K3rs) {
+    let base = "/api/v1/namespaces/default/configmaps";
+    // timeoutSeconds ends the stream; without a resourceVersion the current objects come as ADDED.
+    let out = k.curl(&[
+        "-N",
+        &k.url(&format!(
+            "{base}?watch=true&timeoutSeconds=1&fieldSelector=metadata.name%3Dkube-root-ca.crt"
+        )),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 1, "{text}");
+    assert_eq!(
+        (
+            events[0]["type"].as_str(),
+            events[0]["object"]["metadata"]["name"].as_str()
+        ),
+        (Some("ADDED"), Some("kube-root-ca.crt"))
+    );
+    // From a resourceVersion: only later changes; a label change in and out of the selector is
+    // ADDED and DELETED; bookmarks when asked.
+    let list: serde_json::Value = serde_json::from_str(&k.ok(&["get", "--raw", base])).unwrap();
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = k.url(&format!("{base}?watch=1&resourceVersion={rv}&labelSelector=sel%3Dyes&allowWatchBookmarks=true&timeoutSeconds=14"));
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-sS",
+        "-N",
+        "--cacert",
+        &k.tls("server-ca.crt"),
+        "--cert",
+        &k.tls("client-admin.crt"),
+        "--key",
+        &k.tls("client-admin.key"),
+        &url,
+    ]);
+    let child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    k.ok(&["create", "configmap", "w1"]);
+    k.ok(&["label", "cm", "w1", "sel=yes"]);
+    k.ok(&["label", "cm", "w1", "sel=no", "--overwrite"]);
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let types: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["type"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    let changes: Vec<&str> = types
+        .iter()
+        .map(String::as_str)
+        .filter(|t| *t != "BOOKMARK")
+        .collect();
+    assert_eq!(changes, ["ADDED", "DELETED"], "{text}");
+    assert!(
+        types.iter().any(|t| t == "BOOKMARK"),
+        "a bookmark within 14 s: {text}"
+    );
+}
+
 fn restart_keeps_everything(k: &mut K3rs) {
     k.ok(&["create", "configmap", "durable", "--from-literal=x=1"]);
     let before = k.ok(&[
@@ -677,6 +976,8 @@ fn kubectl_against_k3rs_on_sqlite() {
     kubectl_basics(&k);
     kubectl_watch(&k);
     status_codes(&k);
+    object_lifecycle(&k);
+    raw_watch(&k);
     restart_keeps_everything(&mut k);
 }
 
@@ -686,5 +987,56 @@ fn kubectl_against_k3rs_on_etcd() {
     let mut k = K3rs::start(Some(&etcd.url));
     kubectl_basics(&k);
     kubectl_watch(&k);
+    object_lifecycle(&k);
+    watch_from_a_compacted_revision_is_410(&k, &etcd);
     restart_keeps_everything(&mut k);
+}
+
+/// After etcd compacts, a watch from an older resourceVersion gets the ERROR event client-go and
+/// kube-rs relist on: 410 Expired, "too old resource version".
+fn watch_from_a_compacted_revision_is_410(k: &K3rs, etcd: &Etcd) {
+    let list: serde_json::Value =
+        serde_json::from_str(&k.ok(&["get", "--raw", "/api/v1/namespaces/default/configmaps"]))
+            .unwrap();
+    let old = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    k.ok(&["create", "configmap", "later"]);
+    k.ok(&["create", "configmap", "later2"]);
+    let now: serde_json::Value =
+        serde_json::from_str(&k.ok(&["get", "cm", "later2", "-o", "json"])).unwrap();
+    let rev = now["metadata"]["resourceVersion"].as_str().unwrap();
+    let out = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args([&format!("--endpoints={}", etcd.url), "compaction", rev])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = k.curl(&[
+        "-N",
+        &k.url(&format!(
+            "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={old}&timeoutSeconds=5"
+        )),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ev: serde_json::Value = serde_json::from_str(text.lines().next().unwrap_or("{}")).unwrap();
+    assert_eq!(ev["type"], "ERROR", "{text}");
+    assert_eq!(
+        (
+            ev["object"]["code"].as_i64(),
+            ev["object"]["reason"].as_str()
+        ),
+        (Some(410), Some("Expired"))
+    );
+    assert!(ev["object"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("too old resource version"));
+    let (code, v) = k.http("GET", &format!("/api/v1/namespaces/default/configmaps?resourceVersion={old}&resourceVersionMatch=Exact"), "", "");
+    assert_eq!((code, v["reason"].as_str()), (410, Some("Expired")), "{v}");
 }

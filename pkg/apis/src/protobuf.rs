@@ -209,7 +209,10 @@ fn message_to_json(m: &DynamicMessage) -> Value {
             continue;
         }
         let v = value_to_json(&m.get_field(&f));
-        if !v.is_null() {
+        // Go's protobuf encoding writes every non-pointer string, empty or not; upstream's JSON
+        // omits empty ones (omitempty), and so do we.
+        let empty_string = v.as_str().is_some_and(str::is_empty) && !f.is_list() && !f.is_map();
+        if !v.is_null() && !empty_string {
             out.insert(f.name().to_string(), v);
         }
     }
