@@ -35,20 +35,26 @@ install_build_deps() {
 # module cache; nothing from them is committed.
 fetch_k8s_protos() {
   command -v go >/dev/null || { log "warning: Go not found; k3rs will build without protobuf support"; return 0; }
-  local cache; cache=$(go env GOMODCACHE)
-  if [ -d "$cache/k8s.io/api@v0.35.4" ] && [ -d "$cache/k8s.io/apimachinery@v0.35.4" ] && [ -d "$cache/k8s.io/apiextensions-apiserver@v0.35.4" ]; then
-    return 0
-  fi
-  log "downloading the Kubernetes API protobuf schemas (go mod download)"
-  local tmp; tmp=$(mktemp -d)
-  ( cd "$tmp" && go mod init k3rs-protos >/dev/null 2>&1 && \
-    GOFLAGS=-mod=mod go mod download k8s.io/api@v0.35.4 k8s.io/apimachinery@v0.35.4 k8s.io/apiextensions-apiserver@v0.35.4 ) \
+  go_download k8s.io/api@v0.35.4 k8s.io/apimachinery@v0.35.4 k8s.io/apiextensions-apiserver@v0.35.4 \
     || log "warning: could not download the protobuf schemas; k3rs will build without protobuf support"
-  rm -rf "$tmp"
 }
 
-# What the test suite drives for real: etcd (server and etcdctl).
+# What the test suite drives for real: etcd (server and etcdctl), curl, and upstream's discovery
+# documents (the k8s.io/kubernetes Go module) as a test oracle.
 install_test_deps() {
   install_build_deps
-  apt_install etcd-server etcd-client
+  apt_install etcd-server etcd-client curl
+  go_download k8s.io/kubernetes@v1.35.4
+}
+
+# go_download MODULE@VERSION... — into the Go module cache, if missing.
+go_download() {
+  command -v go >/dev/null || die "Go is needed for: $*"
+  local cache missing=() tmp; cache=$(go env GOMODCACHE)
+  for m in "$@"; do [ -d "$cache/$m" ] || missing+=("$m"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "go mod download ${missing[*]}"
+  tmp=$(mktemp -d)
+  ( cd "$tmp" && go mod init k3rs-fetch >/dev/null 2>&1 && GOFLAGS=-mod=mod go mod download "${missing[@]}" ) || { rm -rf "$tmp"; return 1; }
+  rm -rf "$tmp"
 }

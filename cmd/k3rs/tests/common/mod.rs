@@ -1,0 +1,182 @@
+//! Test harness: a real `k3rs server` process on a free port with a temp data dir, driven with
+//! the stock kubectl and with curl (admin client certificate).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use k3rs_storage::testing::free_port;
+
+pub struct K3rs {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    endpoint: Option<String>,
+}
+
+impl K3rs {
+    pub fn start(endpoint: Option<&str>) -> K3rs {
+        let dir = tempfile::tempdir().unwrap();
+        let mut k = K3rs {
+            child: None,
+            dir,
+            port: free_port(),
+            endpoint: endpoint.map(str::to_string),
+        };
+        k.spawn();
+        k
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig.yaml")
+    }
+
+    pub fn spawn(&mut self) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_k3rs"));
+        cmd.arg("server")
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .args([
+                "--bind-address",
+                "127.0.0.1",
+                "--https-listen-port",
+                &self.port.to_string(),
+            ])
+            .arg("--write-kubeconfig")
+            .arg(self.kubeconfig())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        if let Some(e) = &self.endpoint {
+            cmd.args(["--datastore-endpoint", e]);
+        }
+        self.child = Some(cmd.spawn().expect("start k3rs server"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = self.curl(&[
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &self.url("/readyz"),
+            ]);
+            if String::from_utf8_lossy(&out.stdout) == "200" {
+                break;
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("k3rs server exited during start: {status} (its log is above)");
+            }
+            assert!(Instant::now() < deadline, "k3rs server not ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SIGTERM: a clean shutdown.
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn tls(&self, f: &str) -> String {
+        self.dir
+            .path()
+            .join("server/tls")
+            .join(f)
+            .display()
+            .to_string()
+    }
+
+    /// curl with the cluster CA and the admin client certificate.
+    pub fn curl(&self, args: &[&str]) -> Output {
+        Command::new("curl")
+            .args([
+                "-sS",
+                "--cacert",
+                &self.tls("server-ca.crt"),
+                "--cert",
+                &self.tls("client-admin.crt"),
+                "--key",
+                &self.tls("client-admin.key"),
+            ])
+            .args(args)
+            .output()
+            .expect("curl")
+    }
+
+    /// An HTTP call: returns (status code, body as JSON or text).
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> (u16, serde_json::Value) {
+        let file = self.dir.path().join("body");
+        std::fs::write(&file, body).unwrap();
+        let data = format!("@{}", file.display());
+        let out = if method == "GET" {
+            self.curl(&["-w", "\n%{http_code}", &self.url(path)])
+        } else {
+            self.curl(&[
+                "-X",
+                method,
+                "-H",
+                &format!("Content-Type: {content_type}"),
+                "--data-binary",
+                &data,
+                "-w",
+                "\n%{http_code}",
+                &self.url(path),
+            ])
+        };
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        let v = serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.to_string()));
+        (code.parse().unwrap_or(0), v)
+    }
+
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .args(args)
+            .env("KUBECACHEDIR", self.dir.path().join("kubecache"))
+            .output()
+            .expect("kubectl")
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn err(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(!out.status.success(), "kubectl {args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+impl Drop for K3rs {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
