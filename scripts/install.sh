@@ -111,7 +111,7 @@ for i in $(seq 120); do
     printf '\n'
     log "k3rs is ready (${exec_args[*]})"
     if [ "$sub" = server ]; then
-      log "use it: export KUBECONFIG=/etc/k3rs/k3rs.yaml; kubectl get nodes"
+      log "use it: export KUBECONFIG=/etc/k3rs/k3rs.yaml; kubectl get namespaces"
     fi
     exit 0
   fi

@@ -472,6 +472,10 @@ fn status_codes(k: &K3rs) {
         "{m}"
     );
     assert!(m.contains("apiserver_request_duration_seconds_bucket"));
+    assert!(
+        m.contains("k3rs_datastore_request_duration_seconds_count{operation=\"create\"}"),
+        "{m}"
+    );
 }
 
 fn object_lifecycle(k: &K3rs) {

@@ -26,6 +26,10 @@ pub type Body = BoxBody<Bytes, Infallible>;
 /// Bodies over this size are refused with 413, as upstream.
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
+/// Requests served at once (watches excluded), as upstream's `--max-requests-inflight` plus
+/// `--max-mutating-requests-inflight`; beyond it clients get 429 and retry.
+pub const MAX_INFLIGHT: usize = 600;
+
 /// Everything a request handler needs.
 pub struct Handler {
     pub api: Api,
@@ -34,6 +38,24 @@ pub struct Handler {
     pub ready: AtomicBool,
     /// host:port clients use, for `/api`'s serverAddressByClientCIDRs.
     pub server_address: String,
+    /// Requests being served (watches excluded).
+    pub inflight: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts a request in flight for as long as it lives.
+struct InFlight<'a>(&'a std::sync::atomic::AtomicUsize);
+
+/// Admits a request if fewer than `limit` are in flight; `None` means "answer 429".
+fn try_admit(counter: &std::sync::atomic::AtomicUsize, limit: usize) -> Option<InFlight<'_>> {
+    let before = counter.fetch_add(1, Ordering::SeqCst);
+    let guard = InFlight(counter);
+    (before < limit).then_some(guard)
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Paths anyone may read, authenticated or not (upstream's `system:public-info-viewer`).
@@ -129,22 +151,9 @@ fn text(code: u16, body: String) -> Response<Body> {
     resp
 }
 
-/// The body of a write, decoded from JSON or YAML.
+/// The body of a write, decoded from JSON, YAML or protobuf.
 async fn read_body(body: Incoming, content_type: Option<&str>) -> ApiResult<Value> {
-    let bytes = Limited::new(body, MAX_BODY)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                ApiError::too_large(format!("Request entity too large: limit is {MAX_BODY}"))
-            } else {
-                ApiError::bad_request(format!("error reading the request body: {e}"))
-            }
-        })?
-        .to_bytes();
-    decode(&bytes, content_type)
+    decode(&read_body_raw(body).await?, content_type)
 }
 
 fn decode(bytes: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
@@ -267,7 +276,23 @@ impl Handler {
             Route::Resource(rr) => (rr.verb.to_ascii_uppercase(), rr.resource.clone()),
             _ => (method.as_str().to_string(), String::new()),
         };
-        let result = self.dispatch_inner(req, cert_user, &path, &query, r).await;
+        let is_watch = matches!(&r, Route::Resource(rr) if rr.verb == "watch");
+        let admitted = if is_watch || is_public(&path) {
+            Some(None)
+        } else {
+            try_admit(&self.inflight, MAX_INFLIGHT).map(Some)
+        };
+        let result = if admitted.is_none() {
+            let mut e = ApiError::new(
+                429,
+                "TooManyRequests",
+                "Too many requests, please try again later.",
+            );
+            e.retry_after = Some(1);
+            Err(e)
+        } else {
+            self.dispatch_inner(req, cert_user, &path, &query, r).await
+        };
         let resp = match result {
             Ok(resp) => resp,
             Err(e) => error_response(&e),
@@ -501,25 +526,13 @@ impl Handler {
                 Ok(respond_value(200, &obj, fmt))
             }
             ("delete", Some(name)) => {
-                let body = Limited::new(req.into_body(), MAX_BODY)
-                    .collect()
-                    .await
-                    .map_err(|e| {
-                        ApiError::bad_request(format!("error reading the request body: {e}"))
-                    })?
-                    .to_bytes();
+                let body = read_body_raw(req.into_body()).await?;
                 let p = delete_params(&body, query, dry_run)?;
                 let (code, v) = self.api.delete(res, ns, name, &p).await?;
                 Ok(respond_value(code, &v, fmt))
             }
             ("deletecollection", None) => {
-                let body = Limited::new(req.into_body(), MAX_BODY)
-                    .collect()
-                    .await
-                    .map_err(|e| {
-                        ApiError::bad_request(format!("error reading the request body: {e}"))
-                    })?
-                    .to_bytes();
+                let body = read_body_raw(req.into_body()).await?;
                 let dp = delete_params(&body, query, dry_run)?;
                 let lp = list_params(res, query)?;
                 Ok(respond_value(
@@ -908,6 +921,22 @@ fn delete_params(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_flight_limit_admits_up_to_the_limit_and_frees_on_drop() {
+        let c = std::sync::atomic::AtomicUsize::new(0);
+        let a = try_admit(&c, 2);
+        let b = try_admit(&c, 2);
+        assert!(a.is_some() && b.is_some());
+        assert!(try_admit(&c, 2).is_none(), "third request gets 429");
+        drop(a);
+        assert!(
+            try_admit(&c, 2).is_some(),
+            "a finished request frees its place"
+        );
+        drop(b);
+        assert_eq!(c.load(Ordering::SeqCst), 0);
+    }
 
     #[test]
     fn accept_negotiation() {

@@ -19,6 +19,7 @@ pub mod server;
 pub mod status;
 pub mod store;
 pub mod strategy;
+pub mod timed;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -106,8 +107,12 @@ pub async fn run(
     let addr = listener
         .local_addr()
         .map_err(|source| StartError::Listen { addr, source })?;
+    let metrics = Arc::new(metrics::Metrics::default());
     let api = store::Api {
-        store: store.clone(),
+        store: Arc::new(timed::Timed {
+            inner: store.clone(),
+            metrics: metrics.clone(),
+        }),
         service_cidr,
     };
     bootstrap::run(
@@ -134,8 +139,9 @@ pub async fn run(
     let handler = Arc::new(handler::Handler {
         api,
         tokens,
-        metrics: Arc::new(metrics::Metrics::default()),
+        metrics,
         ready: AtomicBool::new(false),
+        inflight: Default::default(),
         server_address: format!("{advertise}:{}", addr.port()),
     });
     handler.ready.store(true, Ordering::SeqCst);
