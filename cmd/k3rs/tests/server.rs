@@ -463,6 +463,33 @@ fn status_codes(k: &K3rs) {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&bogus.stdout), "401");
+    // A user outside system:masters (a client cert signed by the cluster's client CA) gets 403 until
+    // RBAC exists; an unknown CA fails the TLS handshake.
+    let ca = k3rs_auth::pki::CertKey {
+        cert_pem: std::fs::read_to_string(k.tls("client-ca.crt")).unwrap(),
+        key_pem: std::fs::read_to_string(k.tls("client-ca.key")).unwrap(),
+    };
+    let bob = k3rs_auth::pki::issue_client_cert(&ca, "bob", &["dev".to_string()], 1).unwrap();
+    std::fs::write(k.dir.path().join("bob.crt"), &bob.cert_pem).unwrap();
+    std::fs::write(k.dir.path().join("bob.key"), &bob.key_pem).unwrap();
+    let out = Command::new("curl")
+        .args(["-sS", "--cacert", &k.tls("server-ca.crt"), "--cert"])
+        .arg(k.dir.path().join("bob.crt"))
+        .arg("--key")
+        .arg(k.dir.path().join("bob.key"))
+        .arg(k.url(base))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["code"].as_i64(), v["reason"].as_str()),
+        (Some(403), Some("Forbidden")),
+        "{v}"
+    );
+    assert_eq!(
+        v["message"],
+        "configmaps is forbidden: User \"bob\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"default\""
+    );
     // The server still serves after all that.
     assert_eq!(k.http("GET", "/version", "application/json", "").0, 200);
     let metrics = k.curl(&[&k.url("/metrics")]);
@@ -823,6 +850,20 @@ fn kubectl_against_k3rs_on_etcd() {
     object_lifecycle(&k);
     watch_from_a_compacted_revision_is_410(&k, &etcd);
     restart_keeps_everything(&mut k);
+    // Without its datastore the server is not ready (and says why), but stays up.
+    drop(etcd);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = k.curl(&["-w", "\n%{http_code}", &k.url("/readyz")]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.ends_with("500") {
+            assert!(text.contains("[-]etcd failed"), "{text}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "readyz still {text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(k.http("GET", "/livez", "", "").0, 200);
 }
 
 /// After etcd compacts, a watch from an older resourceVersion gets the ERROR event client-go and
