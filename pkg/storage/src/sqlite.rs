@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS kv (
 );
 CREATE INDEX IF NOT EXISTS kv_name_id ON kv (name, id DESC);
 CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS kv_tombstones ON kv (name, id) WHERE deleted = 1;
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
 ";
 
@@ -632,6 +633,31 @@ fn scan_live(
     Ok(())
 }
 
+/// Number of live keys in `[start, end)` at `rev` (paged lists ask for it on every page): the keys
+/// with a row at or below `rev`, counted on the covering (name, id) index, minus those whose newest
+/// such row is a tombstone, found through the small tombstone index.
+fn count_live(conn: &Connection, start: &[u8], end: &[u8], rev: Revision) -> Result<i64> {
+    let bound = if end.is_empty() { "" } else { " AND name < ?3" };
+    let names_sql = format!(
+        "SELECT COUNT(DISTINCT name) FROM kv WHERE name >= ?1{bound} AND id <= ?2"
+    );
+    let dead_sql = format!(
+        "SELECT COUNT(*) FROM kv k INDEXED BY kv_tombstones WHERE k.deleted = 1 \
+         AND k.name >= ?1{} AND k.id <= ?2 AND NOT EXISTS \
+         (SELECT 1 FROM kv n WHERE n.name = k.name AND n.id > k.id AND n.id <= ?2)",
+        bound.replace("name", "k.name")
+    );
+    let count = |sql: &str| -> Result<i64> {
+        let mut stmt = conn.prepare_cached(sql)?;
+        Ok(if end.is_empty() {
+            stmt.query_row(params![start, rev], |r| r.get(0))?
+        } else {
+            stmt.query_row(params![start, rev, end], |r| r.get(0))?
+        })
+    };
+    Ok(count(&names_sql)? - count(&dead_sql)?)
+}
+
 fn in_range(key: &[u8], start: &[u8], end: &[u8]) -> bool {
     key >= start && (end.is_empty() || key < end)
 }
@@ -1031,14 +1057,7 @@ impl Backend for SqliteBackend {
         let (start, end) = (start.to_vec(), end.to_vec());
         let n = self
             .inner
-            .read(move |c| {
-                let mut n = 0i64;
-                scan_live(c, &start, &end, rev, false, |_| {
-                    n += 1;
-                    true
-                })?;
-                Ok(n)
-            })
+            .read(move |c| count_live(c, &start, &end, rev))
             .await?;
         self.inner.check_compacted(rev)?;
         Ok((n, rev))
