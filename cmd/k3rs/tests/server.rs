@@ -4,6 +4,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -723,6 +724,136 @@ fn object_lifecycle(k: &K3rs) {
     assert_eq!(code, 400);
 }
 
+/// `kubectl get` prints upstream's columns from server-side Tables; metadata-only clients get
+/// PartialObjectMetadataList.
+fn tables(k: &K3rs) {
+    let pods = k.ok(&["get", "pods"]);
+    let header: Vec<&str> = pods.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{pods}"
+    );
+    assert!(pods.lines().nth(1).unwrap().starts_with("p "), "{pods}");
+    assert!(pods.contains("0/1") && pods.contains("Pending"), "{pods}");
+    let wide = k.ok(&["get", "pods", "-o", "wide"]);
+    for col in ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"] {
+        assert!(wide.lines().next().unwrap().contains(col), "{wide}");
+    }
+    let deploys = k.ok(&["get", "deployments"]);
+    assert!(
+        deploys.starts_with("NAME")
+            && deploys.contains("UP-TO-DATE")
+            && deploys.contains("AVAILABLE"),
+        "{deploys}"
+    );
+    let cms = k.ok(&["get", "configmaps", "kube-root-ca.crt"]);
+    assert!(
+        cms.lines().next().unwrap().contains("DATA") && cms.lines().nth(1).unwrap().contains(" 1 "),
+        "{cms}"
+    );
+    let svc = k.ok(&["get", "svc", "kubernetes"]);
+    assert!(
+        svc.contains("CLUSTER-IP") && svc.contains("10.43.0.1") && svc.contains("443/TCP"),
+        "{svc}"
+    );
+    // -A shows the namespace from the rows' object metadata; --show-labels from it too.
+    let all = k.ok(&["get", "cm", "-A", "--show-labels"]);
+    assert!(
+        all.lines().next().unwrap().starts_with("NAMESPACE")
+            && all.contains("kube-system")
+            && all.contains("LABELS"),
+        "{all}"
+    );
+    let accept = "Accept: application/json;as=Table;v=v1;g=meta.k8s.io";
+    let out = k.curl(&[
+        "-H",
+        accept,
+        &k.url("/api/v1/namespaces/default/pods?includeObject=Object"),
+    ]);
+    let t: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (t["kind"].as_str(), t["rows"][0]["object"]["kind"].as_str()),
+        (Some("Table"), Some("Pod")),
+        "{t}"
+    );
+    assert!(t["metadata"]["resourceVersion"].is_string());
+    let out = k.curl(&[
+        "-H",
+        "Accept: application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io",
+        &k.url("/api/v1/namespaces/default/configmaps"),
+    ]);
+    let l: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(l["kind"], "PartialObjectMetadataList");
+    assert!(
+        l["items"][0]["metadata"]["name"].is_string() && l["items"][0].get("data").is_none(),
+        "{l}"
+    );
+    let (code, _) = k.http(
+        "GET",
+        "/api/v1/namespaces/default/pods?includeObject=Bogus",
+        "",
+        "",
+    );
+    assert_eq!(code, 400);
+}
+
+/// Every kubectl the machine's dispatcher can pick (1.27 … 1.33): discovery (v2beta1 aggregated for
+/// the older ones, v2 for the newer), create (JSON or protobuf), get with Tables, delete.
+fn every_kubectl_version(k: &K3rs) {
+    let dir = std::path::Path::new("/usr/lib/google-cloud-sdk/bin");
+    let mut versions: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("kubectl.1."))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    versions.sort();
+    assert!(
+        !versions.is_empty(),
+        "no kubectl.1.NN binaries in {}",
+        dir.display()
+    );
+    for bin in versions {
+        let name = bin
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .replace("kubectl.", "v");
+        let run = |args: &[&str]| {
+            let out = Command::new(&bin)
+                .arg("--kubeconfig")
+                .arg(k.kubeconfig())
+                .args(args)
+                .env("KUBECACHEDIR", k.dir.path().join(format!("cache-{name}")))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "kubectl {name} {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        assert!(run(&["version"]).contains("v1.35.4+k3rs"), "{name}");
+        assert!(run(&["api-resources"]).contains("deployments"), "{name}");
+        let cm = format!("by-{}", name.replace('.', "-"));
+        run(&["create", "configmap", &cm, "--from-literal=k=v"]);
+        let got = run(&["get", "configmap", &cm]);
+        assert!(
+            got.starts_with("NAME") && got.contains("DATA"),
+            "{name}: {got}"
+        );
+        run(&["delete", "configmap", &cm]);
+    }
+}
+
 /// Watch over raw HTTP: synthetic ADDED events, bookmarks, timeouts, label-selector transitions.
 fn raw_watch(k: &K3rs) {
     let base = "/api/v1/namespaces/default/configmaps";
@@ -837,6 +968,8 @@ fn kubectl_against_k3rs_on_sqlite() {
     kubectl_watch(&k);
     status_codes(&k);
     object_lifecycle(&k);
+    tables(&k);
+    every_kubectl_version(&k);
     raw_watch(&k);
     restart_keeps_everything(&mut k);
 }

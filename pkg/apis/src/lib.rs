@@ -9,4 +9,5 @@ pub mod defaults;
 pub mod protobuf;
 pub mod registry;
 pub mod selectors;
+pub mod tables;
 pub mod validation;

@@ -124,3 +124,139 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
         json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
     )
 }
+
+/// Which aggregated discovery version (`v2` or `v2beta1`) the `Accept` header asks for before any
+/// plain JSON, if any.
+pub fn aggregated_version(accept: Option<&str>) -> Option<&'static str> {
+    for part in accept?.split(',') {
+        let mut it = part.split(';');
+        let mt = it.next().unwrap_or("").trim();
+        let params: Vec<(&str, &str)> = it
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .collect();
+        let param = |k: &str| params.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
+        if mt != "application/json" && mt != "*/*" {
+            continue;
+        }
+        match (param("g"), param("v"), param("as")) {
+            (Some("apidiscovery.k8s.io"), Some("v2"), Some("APIGroupDiscoveryList")) => {
+                return Some("v2")
+            }
+            (Some("apidiscovery.k8s.io"), Some("v2beta1"), Some("APIGroupDiscoveryList")) => {
+                return Some("v2beta1")
+            }
+            (None, None, None) => return None,
+            _ => continue,
+        }
+    }
+    None
+}
+
+fn aggregated_resource(r: &Resource) -> Value {
+    let subs: Vec<Value> = r
+        .subresources
+        .iter()
+        .filter(|s| SERVED_SUBRESOURCES.contains(&s.name))
+        .map(|s| {
+            let kind = if s.kind.is_empty() { r.kind } else { s.kind };
+            json!({
+                "subresource": s.name,
+                "responseKind": {"group": s.group, "version": s.version, "kind": kind},
+                "verbs": s.verbs,
+            })
+        })
+        .collect();
+    let mut v = json!({
+        "resource": r.plural,
+        "singularResource": r.singular,
+        "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+        "responseKind": {"group": "", "version": "", "kind": r.kind},
+        "verbs": r.verbs,
+    });
+    if !r.short_names.is_empty() {
+        v["shortNames"] = json!(r.short_names);
+    }
+    if !r.categories.is_empty() {
+        v["categories"] = json!(r.categories);
+    }
+    if !subs.is_empty() {
+        v["subresources"] = json!(subs);
+    }
+    v
+}
+
+/// The aggregated discovery document (`apidiscovery.k8s.io` APIGroupDiscoveryList) for `/api`
+/// (`core`) or `/apis`.
+pub fn aggregated(core: bool, version: &str) -> Value {
+    let items: Vec<Value> = registry::groups()
+        .into_iter()
+        .filter(|(g, _)| g.is_empty() == core)
+        .map(|(g, versions)| {
+            let vs: Vec<Value> = versions
+                .iter()
+                .map(|v| {
+                    let resources: Vec<Value> = registry::builtin()
+                        .iter()
+                        .filter(|r| r.group == g && r.version == *v)
+                        .map(aggregated_resource)
+                        .collect();
+                    json!({"version": v, "freshness": "Current", "resources": resources})
+                })
+                .collect();
+            let metadata = if g.is_empty() {
+                json!({})
+            } else {
+                json!({"name": g})
+            };
+            json!({"metadata": metadata, "versions": vs})
+        })
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": format!("apidiscovery.k8s.io/{version}"),
+        "metadata": {},
+        "items": items,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aggregated_discovery_only_when_asked_first() {
+        let kubectl = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+        assert_eq!(aggregated_version(Some(kubectl)), Some("v2"));
+        assert_eq!(
+            aggregated_version(Some(
+                "application/json;as=APIGroupDiscoveryList;v=v2beta1;g=apidiscovery.k8s.io"
+            )),
+            Some("v2beta1")
+        );
+        assert_eq!(aggregated_version(Some("application/json")), None);
+        assert_eq!(aggregated_version(None), None);
+        let apis = aggregated(false, "v2");
+        let apps = apis["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["metadata"]["name"] == "apps")
+            .unwrap();
+        let deploy = apps["versions"][0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resource"] == "deployments")
+            .unwrap();
+        assert_eq!(deploy["scope"], "Namespaced");
+        assert!(deploy["subresources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["subresource"] == "scale" && s["responseKind"]["kind"] == "Scale"));
+        let core = aggregated(true, "v2");
+        assert_eq!(core["items"].as_array().unwrap().len(), 1);
+        assert_eq!(core["items"][0]["versions"][0]["version"], "v1");
+    }
+}

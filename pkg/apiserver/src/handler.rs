@@ -358,6 +358,21 @@ impl Handler {
                         .get(header::ACCEPT)
                         .and_then(|v| v.to_str().ok()),
                 )?;
+                let accept = req
+                    .headers()
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok());
+                if let (Route::CoreGroups | Route::Groups, Some(version)) =
+                    (&other, discovery::aggregated_version(accept))
+                {
+                    let doc = discovery::aggregated(matches!(other, Route::CoreGroups), version);
+                    let mut resp = respond_value(200, &doc, Format::Json);
+                    let ct = format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList");
+                    if let Ok(v) = HeaderValue::from_str(&ct) {
+                        resp.headers_mut().insert(header::CONTENT_TYPE, v);
+                    }
+                    return Ok(resp);
+                }
                 let v = match other {
                     Route::CoreGroups => Some(discovery::core_versions(&self.server_address)),
                     Route::Groups => Some(discovery::groups()),
@@ -453,11 +468,12 @@ impl Handler {
         else {
             return Err(ApiError::not_found_path());
         };
-        let fmt = negotiate(
+        let (fmt, conv) = crate::convert::negotiate(
             req.headers()
                 .get(header::ACCEPT)
                 .and_then(|v| v.to_str().ok()),
         )?;
+        let include = crate::convert::include(query.get("includeObject").map(String::as_str))?;
         let ns = if res.namespaced {
             rr.namespace.as_deref()
         } else {
@@ -503,12 +519,24 @@ impl Handler {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         match (verb, name) {
-            ("get", Some(name)) => Ok(respond_value(200, &self.api.get(res, ns, name).await?, fmt)),
+            ("get", Some(name)) => {
+                let obj = self.api.get(res, ns, name).await?;
+                Ok(respond_value(
+                    200,
+                    &crate::convert::object(res, obj, conv, include),
+                    fmt,
+                ))
+            }
             ("list", None) => {
                 let p = list_params(res, query)?;
-                Ok(respond_value(200, &self.api.list(res, ns, &p).await?, fmt))
+                let list = self.api.list(res, ns, &p).await?;
+                Ok(respond_value(
+                    200,
+                    &crate::convert::list(res, list, conv, include),
+                    fmt,
+                ))
             }
-            ("watch", _) => self.watch(res, ns, name, query).await,
+            ("watch", _) => self.watch(res, ns, name, query, conv, include).await,
             ("create", None) => {
                 let body = read_body(req.into_body(), ct.as_deref()).await?;
                 let obj = self.api.create(res, ns, body, dry_run).await?;
@@ -687,6 +715,8 @@ impl Handler {
         ns: Option<&str>,
         name: Option<&str>,
         query: &std::collections::HashMap<String, String>,
+        conv: crate::convert::Conversion,
+        include: crate::convert::Include,
     ) -> ApiResult<Response<Body>> {
         if bool_param(query, "sendInitialEvents") || query.contains_key("sendInitialEvents") {
             return Err(ApiError::invalid_query(
@@ -726,7 +756,10 @@ impl Handler {
         let guard = WatchGuard(metrics);
         let stream = async_stream(move |tx| async move {
             let _guard = guard;
+            let mut first = true;
             while let Some(ev) = rx.recv().await {
+                let ev = crate::convert::watch_event(res, ev, conv, include, first);
+                first = false;
                 let mut line = serde_json::to_vec(&ev).unwrap_or_default();
                 line.push(b'\n');
                 if tx.send(Ok(Frame::data(Bytes::from(line)))).await.is_err() {

@@ -8,6 +8,7 @@
 //! kubelet talk to it over HTTPS like any client, never through this crate.
 
 pub mod bootstrap;
+pub mod convert;
 pub mod discovery;
 pub mod handler;
 pub mod metrics;

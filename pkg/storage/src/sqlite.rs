@@ -638,9 +638,8 @@ fn scan_live(
 /// such row is a tombstone, found through the small tombstone index.
 fn count_live(conn: &Connection, start: &[u8], end: &[u8], rev: Revision) -> Result<i64> {
     let bound = if end.is_empty() { "" } else { " AND name < ?3" };
-    let names_sql = format!(
-        "SELECT COUNT(DISTINCT name) FROM kv WHERE name >= ?1{bound} AND id <= ?2"
-    );
+    let names_sql =
+        format!("SELECT COUNT(DISTINCT name) FROM kv WHERE name >= ?1{bound} AND id <= ?2");
     let dead_sql = format!(
         "SELECT COUNT(*) FROM kv k INDEXED BY kv_tombstones WHERE k.deleted = 1 \
          AND k.name >= ?1{} AND k.id <= ?2 AND NOT EXISTS \
