@@ -854,6 +854,79 @@ fn every_kubectl_version(k: &K3rs) {
     }
 }
 
+/// Deleting a namespace: Terminating (new content refused with 403), its content deleted by the
+/// namespace controller, then the namespace itself; a namespace of the same name starts empty.
+fn namespace_lifecycle(k: &K3rs) {
+    k.ok(&["create", "namespace", "doomed"]);
+    k.ok(&["create", "configmap", "plain", "-n", "doomed"]);
+    k.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "s",
+        "-n",
+        "doomed",
+        "--from-literal=a=b",
+    ]);
+    k.ok(&["run", "pod1", "--image=busybox", "-n", "doomed"]);
+    // A finalizer we hold keeps the namespace Terminating until we let go.
+    let (code, v) = k.http("POST", "/api/v1/namespaces/doomed/configmaps", "application/json", r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"held","finalizers":["example.com/hold"]}}"#);
+    assert_eq!(code, 201, "{v}");
+    k.ok(&["delete", "namespace", "doomed", "--wait=false"]);
+    assert_eq!(
+        k.ok(&["get", "ns", "doomed", "-o", "jsonpath={.status.phase}"]),
+        "Terminating"
+    );
+    let err = k.err(&["create", "configmap", "late", "-n", "doomed"]);
+    assert!(err.contains("because it is being terminated"), "{err}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !k
+        .ok(&[
+            "get",
+            "cm",
+            "held",
+            "-n",
+            "doomed",
+            "-o",
+            "jsonpath={.metadata.deletionTimestamp}",
+        ])
+        .contains('T')
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the controller did not delete the content"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(k
+        .err(&["get", "cm", "plain", "-n", "doomed"])
+        .contains("NotFound"));
+    assert!(k
+        .err(&["get", "pod", "pod1", "-n", "doomed"])
+        .contains("NotFound"));
+    k.ok(&["get", "ns", "doomed"]);
+    k.ok(&[
+        "patch",
+        "cm",
+        "held",
+        "-n",
+        "doomed",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    while !k.err_or_ok(&["get", "ns", "doomed"]).contains("NotFound") {
+        assert!(Instant::now() < deadline, "namespace not finalized");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    k.ok(&["create", "namespace", "doomed"]);
+    assert!(
+        k.err(&["get", "secret", "s", "-n", "doomed"])
+            .contains("NotFound"),
+        "old content must not come back"
+    );
+}
+
 /// Watch over raw HTTP: synthetic ADDED events, bookmarks, timeouts, label-selector transitions.
 fn raw_watch(k: &K3rs) {
     let base = "/api/v1/namespaces/default/configmaps";
@@ -969,6 +1042,7 @@ fn kubectl_against_k3rs_on_sqlite() {
     status_codes(&k);
     object_lifecycle(&k);
     tables(&k);
+    namespace_lifecycle(&k);
     every_kubectl_version(&k);
     raw_watch(&k);
     restart_keeps_everything(&mut k);

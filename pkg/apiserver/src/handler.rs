@@ -624,6 +624,16 @@ impl Handler {
                     .await?;
                 Ok(respond_value(200, &obj, fmt))
             }
+            ("finalize", "update") => {
+                let body = read_body(req.into_body(), ct.as_deref()).await?;
+                let obj = self
+                    .api
+                    .update_with(res, ns, name, Some("finalize"), dry_run, |_| {
+                        Ok(body.clone())
+                    })
+                    .await?;
+                Ok(respond_value(200, &obj, fmt))
+            }
             ("status", "patch") => {
                 let obj = self
                     .patch(req, res, ns, name, Some("status"), dry_run)

@@ -331,6 +331,9 @@ impl Api {
                 m.insert("name".into(), json!(name));
             }
         }
+        // Defaulting happens on decode, before the server fills in identity (as upstream).
+        k3rs_apis::defaults::apply_defaults(res.group, res.kind, &mut obj);
+        let m = meta_mut(&mut obj);
         m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
         m.insert("creationTimestamp".into(), json!(now_rfc3339()));
         for f in [
@@ -341,7 +344,6 @@ impl Api {
             m.remove(f);
         }
         strategy::prepare_for_create(res, &mut obj);
-        k3rs_apis::defaults::apply_defaults(res.group, res.kind, &mut obj);
         let name = crate::object::name(&obj).to_string();
         let errs =
             k3rs_apis::validation::validate_create(res.group, res.kind, res.namespaced, &obj);
@@ -422,11 +424,7 @@ impl Api {
             }
             // An object being deleted goes away once its last finalizer is removed.
             let deleting = meta(&new).is_some_and(|m| m.contains_key("deletionTimestamp"));
-            let finalizers_left = meta(&new)
-                .and_then(|m| m.get("finalizers"))
-                .and_then(Value::as_array)
-                .is_some_and(|f| !f.is_empty());
-            if deleting && !finalizers_left {
+            if deleting && !strategy::has_finalizers(res, &new) {
                 match self.store.delete(key.as_bytes(), Some(rev)).await {
                     Ok((drev, _)) => {
                         strategy::after_delete(self, res, &current).await;
@@ -499,12 +497,8 @@ impl Api {
                     ));
                 }
             }
-            let has_finalizers = meta(&current)
-                .and_then(|m| m.get("finalizers"))
-                .and_then(Value::as_array)
-                .is_some_and(|f| !f.is_empty());
             let grace = strategy::grace_period(res, &current, p.grace_period);
-            if has_finalizers || grace > 0 {
+            if strategy::has_finalizers(res, &current) || grace > 0 {
                 if meta(&current).is_some_and(|m| m.contains_key("deletionTimestamp")) {
                     return Ok((200, current));
                 }
@@ -516,6 +510,7 @@ impl Api {
                     json!(when.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
                 );
                 m.insert("deletionGracePeriodSeconds".into(), json!(grace));
+                strategy::mark_deleting(res, &mut marked);
                 if p.dry_run {
                     return Ok((200, marked));
                 }

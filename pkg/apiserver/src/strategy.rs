@@ -155,7 +155,31 @@ pub fn prepare_for_update(
                 .unwrap_or(json!("")),
         );
         *new = out;
+    } else if subresource == Some("finalize") {
+        // Only spec.finalizers changes through the finalize subresource.
+        let finalizers = new.pointer("/spec/finalizers").cloned();
+        let mut out = current.clone();
+        match finalizers {
+            Some(f) => out["spec"]["finalizers"] = f,
+            None => {
+                if let Some(spec) = out.get_mut("spec").and_then(Value::as_object_mut) {
+                    spec.remove("finalizers");
+                }
+            }
+        }
+        *new = out;
     } else if res.has_status() {
+        if is_namespace(res) {
+            // A Namespace's spec.finalizers change only through the finalize subresource.
+            match current.pointer("/spec/finalizers") {
+                Some(f) => new["spec"]["finalizers"] = f.clone(),
+                None => {
+                    if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                        spec.remove("finalizers");
+                    }
+                }
+            }
+        }
         match current.get("status") {
             Some(s) => new["status"] = s.clone(),
             None => {
@@ -233,7 +257,7 @@ pub fn prepare_for_update(
             ));
         }
     }
-    if subresource != Some("status") {
+    if subresource.is_none() {
         k3rs_apis::defaults::apply_defaults(res.group, res.kind, new);
         if spec_part(new) != spec_part(current) {
             if let Some(g) = meta(current)
@@ -250,6 +274,26 @@ pub fn prepare_for_update(
         return Err(ApiError::invalid(res, name, &errs));
     }
     Ok(())
+}
+
+/// Whether finalizers still hold the object: `metadata.finalizers`, and for a Namespace also
+/// `spec.finalizers` (removed by the namespace controller through `namespaces/<name>/finalize`).
+pub fn has_finalizers(res: &Resource, obj: &Value) -> bool {
+    let nonempty = |v: Option<&Value>| v.and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+    nonempty(meta(obj).and_then(|m| m.get("finalizers")))
+        || (is_namespace(res) && nonempty(obj.pointer("/spec/finalizers")))
+}
+
+fn is_namespace(res: &Resource) -> bool {
+    res.group.is_empty() && res.kind == "Namespace"
+}
+
+/// What marking an object deleted changes besides `deletionTimestamp`: a Namespace turns
+/// Terminating (and refuses new content).
+pub fn mark_deleting(res: &Resource, obj: &mut Value) {
+    if is_namespace(res) {
+        obj["status"]["phase"] = json!("Terminating");
+    }
 }
 
 /// How long a delete waits before the object goes: bound pods wait for their kubelet.

@@ -4,13 +4,17 @@
 //! callers of its internals: that keeps the server honest and lets each controller run in its own
 //! process. `k3rs server` starts them once its API serves. Today: the per-namespace defaults
 //! (the `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap, upstream's serviceaccount and
-//! root-ca-cert-publisher controllers).
+//! root-ca-cert-publisher controllers) and the namespace controller (deleting a namespace's content).
 
+pub mod namespace;
 pub mod namespace_defaults;
 
 use kube::Client;
 
 /// Runs every controller until the returned future is dropped.
 pub async fn run(client: Client, root_ca_pem: String) {
-    namespace_defaults::run(client, root_ca_pem).await;
+    tokio::join!(
+        namespace_defaults::run(client.clone(), root_ca_pem),
+        namespace::run(client),
+    );
 }

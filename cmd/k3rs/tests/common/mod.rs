@@ -165,6 +165,16 @@ impl K3rs {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// stdout and stderr of a kubectl run that may or may not succeed.
+    pub fn err_or_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
     pub fn err(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
         assert!(!out.status.success(), "kubectl {args:?} should fail");
