@@ -85,9 +85,13 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
         .get_field_by_name("raw")
         .and_then(|v| v.as_bytes().cloned())
         .unwrap_or_default();
+    // Option kinds (DeleteOptions, ...) are registered in every group but live in meta/v1.
     let name = format!("{}.{kind}", package(&api_version));
     let desc = pool
         .get_message_by_name(&name)
+        .or_else(|| {
+            pool.get_message_by_name(&format!("k8s.io.apimachinery.pkg.apis.meta.v1.{kind}"))
+        })
         .ok_or_else(|| format!("no protobuf schema for {api_version} {kind}"))?;
     let msg =
         DynamicMessage::decode(desc, raw.as_ref()).map_err(|e| format!("decoding {kind}: {e}"))?;
@@ -358,6 +362,34 @@ mod tests {
             json!({"port": 80, "targetPort": "http"})
         );
         assert_eq!(go_duration(3_723_000_000_000), "1h2m3s");
+    }
+
+    #[test]
+    fn option_kinds_decode_from_meta_in_any_group() {
+        if !available() {
+            return;
+        }
+        let pool = pool().unwrap();
+        let mut opts = DynamicMessage::new(
+            pool.get_message_by_name("k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions")
+                .unwrap(),
+        );
+        opts.set_field_by_name("propagationPolicy", PValue::String("Foreground".into()));
+        let mut unknown = DynamicMessage::new(
+            pool.get_message_by_name("k8s.io.apimachinery.pkg.runtime.Unknown")
+                .unwrap(),
+        );
+        let mut tm = DynamicMessage::new(
+            pool.get_message_by_name("k8s.io.apimachinery.pkg.runtime.TypeMeta")
+                .unwrap(),
+        );
+        tm.set_field_by_name("apiVersion", PValue::String("v1".into()));
+        tm.set_field_by_name("kind", PValue::String("DeleteOptions".into()));
+        unknown.set_field_by_name("typeMeta", PValue::Message(tm));
+        unknown.set_field_by_name("raw", PValue::Bytes(opts.encode_to_vec().into()));
+        let mut b = MAGIC.to_vec();
+        b.extend(unknown.encode_to_vec());
+        assert_eq!(decode(&b).unwrap()["propagationPolicy"], "Foreground");
     }
 
     #[test]

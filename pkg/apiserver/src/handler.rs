@@ -559,13 +559,13 @@ impl Handler {
             }
             ("delete", Some(name)) => {
                 let body = read_body_raw(req.into_body()).await?;
-                let p = delete_params(&body, query, dry_run)?;
+                let p = delete_params(&body, ct.as_deref(), query, dry_run)?;
                 let (code, v) = self.api.delete(res, ns, name, &p).await?;
                 Ok(respond_value(code, &v, fmt))
             }
             ("deletecollection", None) => {
                 let body = read_body_raw(req.into_body()).await?;
-                let dp = delete_params(&body, query, dry_run)?;
+                let dp = delete_params(&body, ct.as_deref(), query, dry_run)?;
                 let lp = list_params(res, query)?;
                 Ok(respond_value(
                     200,
@@ -921,14 +921,15 @@ pub fn list_params(
 
 fn delete_params(
     body: &[u8],
+    content_type: Option<&str>,
     q: &std::collections::HashMap<String, String>,
     dry_run: bool,
 ) -> ApiResult<DeleteParams> {
     let opts: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+        decode(body, content_type)
+            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {}", e.message)))?
     };
     let grace = opts
         .get("gracePeriodSeconds")
