@@ -48,8 +48,12 @@ enum Command {
     Kubectl(Passthrough),
     /// Run crictl against this node's containerd (not implemented yet).
     Crictl(Passthrough),
-    /// Show or rotate the node join token (not implemented yet).
-    Token(Passthrough),
+    /// Show the cluster join token (`K10<ca-hash>::server:<secret>`) of the server's data dir.
+    Token {
+        /// Data directory (default /var/lib/k3rs as root, ~/.k3rs otherwise).
+        #[arg(long, short = 'd', env = "K3RS_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
     /// Datastore tools: serve the etcd API on top of the k3rs datastore.
     Datastore {
         #[command(subcommand)]
@@ -104,7 +108,21 @@ fn main() -> ExitCode {
         Command::Agent(_) => not_built("agent"),
         Command::Kubectl(_) => not_built("kubectl"),
         Command::Crictl(_) => not_built("crictl"),
-        Command::Token(_) => not_built("token"),
+        Command::Token { data_dir } => {
+            let path = data_dir
+                .unwrap_or_else(default_data_dir)
+                .join("server/token");
+            match std::fs::read_to_string(&path) {
+                Ok(t) => {
+                    println!("{}", t.trim());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("k3rs token: cannot read {}: {e} (has `k3rs server` run with this data dir?)", path.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Datastore { command } => run_async("datastore", datastore::run(command)),
     }
 }

@@ -32,7 +32,8 @@ pub struct ServerArgs {
     /// File mode of the written kubeconfig, octal.
     #[arg(long, default_value = "600", env = "K3RS_KUBECONFIG_MODE")]
     write_kubeconfig_mode: String,
-    /// Cluster token (node join; accepted, used once agents exist).
+    /// Cluster join token (a secret, or k3s' full `K10<ca-hash>::server:<secret>` form); generated
+    /// and stored under the data dir when absent, shown by `k3rs token`.
     #[arg(long, env = "K3RS_TOKEN")]
     token: Option<String>,
     /// Service IP range.
@@ -66,7 +67,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             data_dir.join("server/cred/admin.kubeconfig")
         }
     });
-    let _ = (args.token, args.disable_agent);
+    let _ = args.disable_agent;
     let cfg = k3rs_apiserver::Config {
         data_dir,
         bind_address: args.bind_address,
@@ -77,6 +78,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         write_kubeconfig: Some(kubeconfig.clone()),
         write_kubeconfig_mode: mode,
         service_cidr: args.service_cidr,
+        token: args.token,
     };
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let controllers = tokio::spawn(async move {

@@ -329,7 +329,7 @@ fn bad_endpoints_fail_at_start_with_a_clear_message() {
 
 #[test]
 fn subcommands_not_built_yet_say_so() {
-    for sub in ["agent", "kubectl", "crictl", "token"] {
+    for sub in ["agent", "kubectl", "crictl"] {
         let out = Command::new(env!("CARGO_BIN_EXE_k3rs"))
             .arg(sub)
             .output()

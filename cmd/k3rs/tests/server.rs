@@ -999,6 +999,27 @@ fn raw_watch(k: &K3rs) {
 }
 
 fn restart_keeps_everything(k: &mut K3rs) {
+    // The join token: generated on first start, kept across restarts, shown by `k3rs token`.
+    let token_of = |k: &K3rs| {
+        let out = Command::new(env!("CARGO_BIN_EXE_k3rs"))
+            .args(["token", "--data-dir"])
+            .arg(k.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let token = token_of(k);
+    assert!(
+        token.starts_with("K10")
+            && token.contains("::server:")
+            && token.len() == 3 + 64 + 2 + 7 + 32,
+        "{token}"
+    );
     k.ok(&["create", "configmap", "durable", "--from-literal=x=1"]);
     let before = k.ok(&[
         "get",

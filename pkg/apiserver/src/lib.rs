@@ -43,6 +43,8 @@ pub struct Config {
     pub write_kubeconfig: Option<PathBuf>,
     pub write_kubeconfig_mode: u32,
     pub service_cidr: String,
+    /// The cluster join token (`--token`); generated and stored when absent.
+    pub token: Option<String>,
 }
 
 /// Why the server could not start.
@@ -94,6 +96,11 @@ pub async fn run(
         advertise_address: Some(advertise.to_string()),
     })?;
     let tls = k3rs_auth::tls::server_config(&pki)?;
+    k3rs_auth::token::ensure_server_token(
+        &server_dir.join("token"),
+        cfg.token.as_deref(),
+        &pki.server_ca.cert_pem,
+    )?;
     let store = k3rs_storage::open(&cfg.datastore_endpoint).await?;
     let token_path = server_dir.join("cred").join("tokens.csv");
     let tokens = if token_path.exists() {

@@ -9,5 +9,6 @@ pub mod authn;
 mod error;
 pub mod pki;
 pub mod tls;
+pub mod token;
 
 pub use error::Error;
