@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited, StreamBody};
+use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use serde_json::{json, Value};
 
@@ -149,11 +149,6 @@ fn text(code: u16, body: String) -> Response<Body> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     resp
-}
-
-/// The body of a write, decoded from JSON, YAML or protobuf.
-async fn read_body(body: Incoming, content_type: Option<&str>) -> ApiResult<Value> {
-    decode(&read_body_raw(body).await?, content_type)
 }
 
 fn decode(bytes: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
@@ -315,6 +310,10 @@ impl Handler {
         let Some(user) = user else {
             return Err(ApiError::unauthorized());
         };
+        // The whole body is read before anything can fail, so an early error never leaves an
+        // unread body behind (HTTP/2 clients then see a reset stream instead of the Status).
+        let (parts, body) = req.into_parts();
+        let req = Request::from_parts(parts, read_body_raw(body).await?);
         let http_verb = match *req.method() {
             Method::GET | Method::HEAD => "get",
             Method::POST => "post",
@@ -459,7 +458,7 @@ impl Handler {
 
     async fn resource(
         &self,
-        req: Request<Incoming>,
+        req: Request<Bytes>,
         rr: ResourceRequest,
         query: &std::collections::HashMap<String, String>,
     ) -> ApiResult<Response<Body>> {
@@ -538,7 +537,7 @@ impl Handler {
             }
             ("watch", _) => self.watch(res, ns, name, query, conv, include).await,
             ("create", None) => {
-                let body = read_body(req.into_body(), ct.as_deref()).await?;
+                let body = decode(req.body(), ct.as_deref())?;
                 let obj = self.api.create(res, ns, body, dry_run).await?;
                 Ok(respond_value(201, &obj, fmt))
             }
@@ -546,7 +545,7 @@ impl Handler {
                 "POST is not allowed on a named resource",
             )),
             ("update", Some(name)) => {
-                let body = read_body(req.into_body(), ct.as_deref()).await?;
+                let body = decode(req.body(), ct.as_deref())?;
                 let obj = self
                     .api
                     .update_with(res, ns, name, None, dry_run, |_| Ok(body.clone()))
@@ -558,13 +557,13 @@ impl Handler {
                 Ok(respond_value(200, &obj, fmt))
             }
             ("delete", Some(name)) => {
-                let body = read_body_raw(req.into_body()).await?;
+                let body = req.body().clone();
                 let p = delete_params(&body, ct.as_deref(), query, dry_run)?;
                 let (code, v) = self.api.delete(res, ns, name, &p).await?;
                 Ok(respond_value(code, &v, fmt))
             }
             ("deletecollection", None) => {
-                let body = read_body_raw(req.into_body()).await?;
+                let body = req.body().clone();
                 let dp = delete_params(&body, ct.as_deref(), query, dry_run)?;
                 let lp = list_params(res, query)?;
                 Ok(respond_value(
@@ -584,7 +583,7 @@ impl Handler {
     #[allow(clippy::too_many_arguments)]
     async fn subresource(
         &self,
-        req: Request<Incoming>,
+        req: Request<Bytes>,
         res: &'static Resource,
         ns: Option<&str>,
         rr: &ResourceRequest,
@@ -617,7 +616,7 @@ impl Handler {
         match (sub, rr.verb) {
             ("status", "get") => Ok(respond_value(200, &self.api.get(res, ns, name).await?, fmt)),
             ("status", "update") => {
-                let body = read_body(req.into_body(), ct.as_deref()).await?;
+                let body = decode(req.body(), ct.as_deref())?;
                 let obj = self
                     .api
                     .update_with(res, ns, name, Some("status"), dry_run, |_| Ok(body.clone()))
@@ -625,7 +624,7 @@ impl Handler {
                 Ok(respond_value(200, &obj, fmt))
             }
             ("finalize", "update") => {
-                let body = read_body(req.into_body(), ct.as_deref()).await?;
+                let body = decode(req.body(), ct.as_deref())?;
                 let obj = self
                     .api
                     .update_with(res, ns, name, Some("finalize"), dry_run, |_| {
@@ -646,10 +645,10 @@ impl Handler {
             }
             ("scale", "update" | "patch") => {
                 let scale = if rr.verb == "update" {
-                    read_body(req.into_body(), ct.as_deref()).await?
+                    decode(req.body(), ct.as_deref())?
                 } else {
                     let current = crate::scale::to_scale(res, &self.api.get(res, ns, name).await?);
-                    let patch = read_body_raw(req.into_body()).await?;
+                    let patch = req.body().clone();
                     crate::scale::patch_scale(current, &patch, ct.as_deref())?
                 };
                 let obj =
@@ -664,7 +663,7 @@ impl Handler {
 
     async fn patch(
         &self,
-        req: Request<Incoming>,
+        req: Request<Bytes>,
         res: &'static Resource,
         ns: Option<&str>,
         name: &str,
@@ -698,7 +697,7 @@ impl Handler {
                 )))
             }
         };
-        let bytes = read_body_raw(req.into_body()).await?;
+        let bytes = req.body().clone();
         let patch: Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
         self.api
@@ -829,20 +828,29 @@ enum Authz {
     },
 }
 
-async fn read_body_raw(body: Incoming) -> ApiResult<Bytes> {
-    Ok(Limited::new(body, MAX_BODY)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                ApiError::too_large(format!("Request entity too large: limit is {MAX_BODY}"))
-            } else {
-                ApiError::bad_request(format!("error reading the request body: {e}"))
+/// Reads a request body (at most [`MAX_BODY`]). An oversized body is still drained (up to 8× the
+/// limit) so the client sees the 413 rather than a reset stream.
+async fn read_body_raw(mut body: Incoming) -> ApiResult<Bytes> {
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| ApiError::bad_request(format!("error reading the request body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen <= MAX_BODY {
+                buf.extend_from_slice(&data);
+            } else if seen > 8 * MAX_BODY {
+                break;
             }
-        })?
-        .to_bytes())
+        }
+    }
+    if seen > MAX_BODY {
+        return Err(ApiError::too_large(format!(
+            "Request entity too large: limit is {MAX_BODY}"
+        )));
+    }
+    Ok(buf.freeze())
 }
 
 /// Parses and checks list parameters, as upstream's ListOptions validation.
