@@ -927,6 +927,73 @@ fn namespace_lifecycle(k: &K3rs) {
     );
 }
 
+/// The garbage collector: background, orphan and foreground propagation, dangling owners.
+fn garbage_collection(k: &K3rs) {
+    let base = "/api/v1/namespaces/default/configmaps";
+    let create = |name: &str, owner: Option<(&str, &str, bool)>| {
+        let mut cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}});
+        if let Some((oname, uid, block)) = owner {
+            cm["metadata"]["ownerReferences"] = serde_json::json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": oname, "uid": uid, "blockOwnerDeletion": block}]);
+        }
+        let (code, v) = k.http("POST", base, "application/json", &cm.to_string());
+        assert_eq!(code, 201, "{v}");
+        v["metadata"]["uid"].as_str().unwrap().to_string()
+    };
+    let gone = |name: &str| k.err_or_ok(&["get", "cm", name]).contains("NotFound");
+    let wait = |what: &str, f: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !f() {
+            assert!(Instant::now() < deadline, "garbage collector: {what}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    // Background (kubectl's default): the dependent follows its owner.
+    let uid = create("gc-owner", None);
+    create("gc-dep", Some(("gc-owner", &uid, false)));
+    k.ok(&["delete", "cm", "gc-owner"]);
+    wait("dependent of a deleted owner collected", &|| gone("gc-dep"));
+    // Orphan: the dependent stays, without the reference.
+    let uid = create("gc-owner2", None);
+    create("gc-dep2", Some(("gc-owner2", &uid, false)));
+    k.ok(&[
+        "delete",
+        "cm",
+        "gc-owner2",
+        "--cascade=orphan",
+        "--wait=false",
+    ]);
+    wait("orphaned owner deleted", &|| gone("gc-owner2"));
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "cm",
+            "gc-dep2",
+            "-o",
+            "jsonpath={.metadata.ownerReferences}"
+        ]),
+        ""
+    );
+    // Foreground: the owner waits (deletionTimestamp set) until its dependents are gone.
+    let uid = create("gc-owner3", None);
+    create("gc-dep3", Some(("gc-owner3", &uid, true)));
+    k.ok(&[
+        "delete",
+        "cm",
+        "gc-owner3",
+        "--cascade=foreground",
+        "--wait=false",
+    ]);
+    wait("foreground dependents and owner deleted", &|| {
+        gone("gc-dep3") && gone("gc-owner3")
+    });
+    // A dependent whose owner never existed is collected.
+    create(
+        "gc-dangling",
+        Some(("never", "00000000-0000-0000-0000-000000000000", false)),
+    );
+    wait("dangling dependent collected", &|| gone("gc-dangling"));
+}
+
 /// Watch over raw HTTP: synthetic ADDED events, bookmarks, timeouts, label-selector transitions.
 fn raw_watch(k: &K3rs) {
     let base = "/api/v1/namespaces/default/configmaps";
@@ -1064,6 +1131,7 @@ fn kubectl_against_k3rs_on_sqlite() {
     object_lifecycle(&k);
     tables(&k);
     namespace_lifecycle(&k);
+    garbage_collection(&k);
     every_kubectl_version(&k);
     raw_watch(&k);
     restart_keeps_everything(&mut k);

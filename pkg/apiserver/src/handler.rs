@@ -766,7 +766,15 @@ impl Handler {
         let stream = async_stream(move |tx| async move {
             let _guard = guard;
             let mut first = true;
-            while let Some(ev) = rx.recv().await {
+            loop {
+                // A client that went away ends the watch even when nothing happens.
+                let ev = tokio::select! {
+                    _ = tx.closed() => return,
+                    ev = rx.recv() => match ev {
+                        Some(ev) => ev,
+                        None => return,
+                    },
+                };
                 let ev = crate::convert::watch_event(res, ev, conv, include, first);
                 first = false;
                 let mut line = serde_json::to_vec(&ev).unwrap_or_default();

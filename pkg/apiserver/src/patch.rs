@@ -121,6 +121,10 @@ fn remove(doc: &mut Value, path: &str) -> ApiResult<Value> {
     }
 }
 
+/// Upstream's limits: a patch of at most 10,000 operations, copying at most 3 MiB.
+const MAX_PATCH_OPS: usize = 10_000;
+const MAX_COPY_BYTES: usize = 3 * 1024 * 1024;
+
 /// RFC 6902. Each operation applies in order; a failing `test` or a missing path fails the whole
 /// patch (nothing is applied).
 pub fn json_patch(doc: &mut Value, patch: &Value) -> ApiResult<()> {
@@ -129,6 +133,17 @@ pub fn json_patch(doc: &mut Value, patch: &Value) -> ApiResult<()> {
             "json patch must be a JSON array of operations",
         ));
     };
+    if ops.len() > MAX_PATCH_OPS {
+        return Err(ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!(
+                "The allowed maximum operations in a JSON patch is {MAX_PATCH_OPS}, got {}",
+                ops.len()
+            ),
+        ));
+    }
+    let mut copied = 0usize;
     let mut work = doc.clone();
     for op in ops {
         let kind = op.get("op").and_then(Value::as_str).unwrap_or_default();
@@ -161,6 +176,14 @@ pub fn json_patch(doc: &mut Value, patch: &Value) -> ApiResult<()> {
             }
             "copy" => {
                 let v = get_at(&work, from()?)?.clone();
+                copied += serde_json::to_vec(&v).map(|b| b.len()).unwrap_or(0);
+                if copied > MAX_COPY_BYTES {
+                    return Err(ApiError::new(
+                        413,
+                        "RequestEntityTooLarge",
+                        format!("copy operations in the JSON patch copy more than {MAX_COPY_BYTES} bytes"),
+                    ));
+                }
                 add(&mut work, path, v)?;
             }
             "test" => {

@@ -47,6 +47,7 @@ pub fn to_scale(_res: &Resource, obj: &Value) -> Value {
 
 /// Applies a merge or JSON patch to a Scale.
 pub fn patch_scale(mut scale: Value, patch: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
+    let before = scale.pointer("/metadata/resourceVersion").cloned();
     let p: Value = serde_json::from_slice(patch)
         .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
     match content_type
@@ -66,6 +67,12 @@ pub fn patch_scale(mut scale: Value, patch: &[u8], content_type: Option<&str>) -
             return Err(ApiError::unsupported_media_type(format!(
                 "the body of the request was in an unknown format ({other})"
             )))
+        }
+    }
+    // The patch names a resourceVersion (a precondition) only if it changed it.
+    if scale.pointer("/metadata/resourceVersion") == before.as_ref() {
+        if let Some(m) = scale.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
         }
     }
     Ok(scale)
@@ -95,7 +102,7 @@ pub async fn apply_scale(
         .map(str::to_string);
     api.update_with(res, ns, name, None, dry_run, |current| {
         let mut obj = current.clone();
-        obj["spec"]["replicas"] = json!(replicas);
+        crate::strategy::set_path(&mut obj, &["spec", "replicas"], json!(replicas));
         let m = crate::object::meta_mut(&mut obj);
         match &precondition {
             Some(rv) => m.insert("resourceVersion".into(), json!(rv)),

@@ -178,7 +178,9 @@ impl Api {
             revision = t.rv;
         } else if let Some(rv) = parse_rv(p.resource_version.as_deref())? {
             match p.resource_version_match.as_deref() {
+                // With a limit and no match given, upstream reads exactly at the version.
                 Some("Exact") => revision = rv,
+                None if p.limit > 0 => revision = rv,
                 // NotOlderThan (the default): the current state is never older.
                 _ => {
                     let current = self.store.current_revision().await?;
@@ -204,7 +206,7 @@ impl Api {
                     &end,
                     ListOptions {
                         revision,
-                        limit: if limit > 0 { limit - items.len() as i64 + if selective { 64 } else { 0 } } else { 0 },
+                        limit: if limit > 0 { (limit - items.len() as i64).saturating_add(if selective { 64 } else { 0 }) } else { 0 },
                         keys_only: false,
                     },
                 )
@@ -423,8 +425,15 @@ impl Api {
                 return Ok(new);
             }
             // An object being deleted goes away once its last finalizer is removed.
+            // An object being deleted goes once nothing holds it: no finalizers left and no grace
+            // period still running (a terminating pod waits for its kubelet).
             let deleting = meta(&new).is_some_and(|m| m.contains_key("deletionTimestamp"));
-            if deleting && !strategy::has_finalizers(res, &new) {
+            let grace_running = meta(&current)
+                .and_then(|m| m.get("deletionGracePeriodSeconds"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                > 0;
+            if deleting && !grace_running && !strategy::has_finalizers(res, &new) {
                 match self.store.delete(key.as_bytes(), Some(rev)).await {
                     Ok((drev, _)) => {
                         strategy::after_delete(self, res, &current).await;
@@ -498,13 +507,36 @@ impl Api {
                 }
             }
             let grace = strategy::grace_period(res, &current, p.grace_period);
-            if strategy::has_finalizers(res, &current) || grace > 0 {
+            // Orphan and Foreground propagation are finalizers the garbage collector honours.
+            let gc_finalizer = match p.propagation.as_deref() {
+                Some("Orphan") => Some("orphan"),
+                Some("Foreground") => Some("foregroundDeletion"),
+                _ => None,
+            };
+            if strategy::has_finalizers(res, &current) || grace > 0 || gc_finalizer.is_some() {
                 if meta(&current).is_some_and(|m| m.contains_key("deletionTimestamp")) {
+                    if res.group.is_empty() && res.kind == "Namespace" {
+                        return Err(ApiError::conflict(
+                            res,
+                            name,
+                            "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
+                        ));
+                    }
                     return Ok((200, current));
                 }
                 let mut marked = current.clone();
                 let m = meta_mut(&mut marked);
-                let when = chrono::Utc::now() + chrono::Duration::seconds(grace);
+                if let Some(f) = gc_finalizer {
+                    let list = m.entry("finalizers").or_insert_with(|| json!([]));
+                    if let Some(a) = list.as_array_mut() {
+                        if !a.iter().any(|x| x == f) {
+                            a.push(json!(f));
+                        }
+                    }
+                }
+                let when = chrono::Utc::now()
+                    .checked_add_signed(chrono::Duration::try_seconds(grace).unwrap_or_default())
+                    .unwrap_or_else(chrono::Utc::now);
                 m.insert(
                     "deletionTimestamp".into(),
                     json!(when.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
@@ -604,7 +636,7 @@ impl Api {
         let from = parse_rv(p.resource_version.as_deref())?;
         let mut initial = Vec::new();
         let watch_from = match from {
-            Some(rv) => rv + 1,
+            Some(rv) => rv.saturating_add(1),
             None => {
                 // "Get state and start at most recent": the current objects as ADDED events.
                 let page = self

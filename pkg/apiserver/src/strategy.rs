@@ -160,7 +160,7 @@ pub fn prepare_for_update(
         let finalizers = new.pointer("/spec/finalizers").cloned();
         let mut out = current.clone();
         match finalizers {
-            Some(f) => out["spec"]["finalizers"] = f,
+            Some(f) => set_path(&mut out, &["spec", "finalizers"], f),
             None => {
                 if let Some(spec) = out.get_mut("spec").and_then(Value::as_object_mut) {
                     spec.remove("finalizers");
@@ -172,7 +172,7 @@ pub fn prepare_for_update(
         if is_namespace(res) {
             // A Namespace's spec.finalizers change only through the finalize subresource.
             match current.pointer("/spec/finalizers") {
-                Some(f) => new["spec"]["finalizers"] = f.clone(),
+                Some(f) => set_path(new, &["spec", "finalizers"], f.clone()),
                 None => {
                     if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
                         spec.remove("finalizers");
@@ -292,7 +292,29 @@ fn is_namespace(res: &Resource) -> bool {
 /// Terminating (and refuses new content).
 pub fn mark_deleting(res: &Resource, obj: &mut Value) {
     if is_namespace(res) {
-        obj["status"]["phase"] = json!("Terminating");
+        set_path(obj, &["status", "phase"], json!("Terminating"));
+    }
+}
+
+/// Sets `obj.<path>`, replacing anything along the way that is not an object (never panics).
+pub fn set_path(obj: &mut Value, path: &[&str], value: Value) {
+    let Some((last, init)) = path.split_last() else {
+        *obj = value;
+        return;
+    };
+    let mut cur = obj;
+    for k in init {
+        if !cur.is_object() {
+            *cur = json!({});
+        }
+        let Value::Object(m) = cur else { return };
+        cur = m.entry(k.to_string()).or_insert_with(|| json!({}));
+    }
+    if !cur.is_object() {
+        *cur = json!({});
+    }
+    if let Value::Object(m) = cur {
+        m.insert(last.to_string(), value);
     }
 }
 
@@ -392,25 +414,34 @@ pub async fn allocate(api: &Api, res: &Resource, obj: &mut Value) -> ApiResult<A
         }
         vec![ip]
     } else {
-        // Random probing, then a scan, over the range (network and broadcast excluded).
+        // Every address once, from a random start (network and broadcast excluded).
         let size = cidr.size().saturating_sub(2).max(1);
         let seed = u32::from_le_bytes(
             uuid::Uuid::new_v4().as_bytes()[..4]
                 .try_into()
                 .unwrap_or([0; 4]),
         );
-        (0..size.min(4096))
+        (0..size)
             .map(|i| {
-                std::net::Ipv4Addr::from(
-                    cidr.base + 1 + (seed.wrapping_add(i.wrapping_mul(2654435761)) % size),
-                )
+                std::net::Ipv4Addr::from(cidr.base + 1 + ((seed % size).wrapping_add(i) % size))
             })
             .collect()
     };
     for ip in candidates {
         let ip_s = ip.to_string();
         if ip == cidr.first() && !(ns == "default" && name == "kubernetes") {
-            continue;
+            if requested.is_empty() {
+                continue;
+            }
+            return Err(ApiError::invalid(
+                res,
+                &name,
+                &[field_invalid(
+                    "spec.clusterIPs",
+                    &requested,
+                    &format!("failed to allocate IP {requested}: provided IP is already allocated"),
+                )],
+            ));
         }
         let bytes = crate::object::encode_stored(&ip_address_object(&ip_s, &ns, &name))?;
         match api

@@ -662,11 +662,11 @@ async fn forward_watch(
         filters,
     } = spec;
     let mut last_sent = Instant::now();
+    let mut pending_progress: Option<Revision> = None;
     while let Some(msg) = stream.next().await {
         let resp = match msg {
             Ok(WatchMessage::Events(evs)) => {
                 let rev = evs.last().map(|e| e.revision()).unwrap_or(0);
-                progress.store(rev, Ordering::SeqCst);
                 let events: Vec<PbEvent> = evs
                     .into_iter()
                     .filter(|e| match e.kind {
@@ -676,8 +676,11 @@ async fn forward_watch(
                     .map(|e| pb_event(e, prev_kv))
                     .collect();
                 if events.is_empty() {
+                    progress.store(rev, Ordering::SeqCst);
                     continue;
                 }
+                // Progress is recorded only once the events are on their way (after the send).
+                pending_progress = Some(rev);
                 PbWatchResponse {
                     header: shim.header(Some(rev)).await,
                     watch_id: id,
@@ -716,6 +719,9 @@ async fn forward_watch(
         last_sent = Instant::now();
         if out.send(Ok(resp)).await.is_err() || end {
             return;
+        }
+        if let Some(rev) = pending_progress.take() {
+            progress.store(rev, Ordering::SeqCst);
         }
     }
 }
@@ -902,7 +908,8 @@ impl PbLeaseService for EtcdShim {
         req: Request<PbLeaseGrantRequest>,
     ) -> Result<Response<PbLeaseGrantResponse>, Status> {
         let r = req.into_inner();
-        if r.ttl <= 0 {
+        // etcd's bounds: a positive TTL of at most MaxLeaseTTL (9,000,000,000 s).
+        if r.ttl <= 0 || r.ttl > 9_000_000_000 {
             return Err(Status::out_of_range("etcdserver: too large lease TTL"));
         }
         let id = if r.id != 0 {

@@ -411,12 +411,13 @@ fn apply(
         }
         Op::Close => Err(Error::Closed),
         Op::CompactChunk { lo, hi, upto } => {
-            // Rows below the compacted revision that a newer row (at or below it) supersedes, and
-            // tombstones below it. The state at `upto` stays readable.
+            // Rows below the compacted revision that a newer row (also below it) supersedes, and
+            // tombstones below it. The state at `upto` stays readable, and so does the previous
+            // value of the event at `upto` (a watch may start there).
             tx.execute(
                 "DELETE FROM kv WHERE id IN (SELECT k.id FROM kv k WHERE k.id >= ?1 AND k.id < ?2 \
                  AND k.id < ?3 AND (k.deleted = 1 OR EXISTS (SELECT 1 FROM kv n \
-                 WHERE n.name = k.name AND n.id > k.id AND n.id <= ?3)))",
+                 WHERE n.name = k.name AND n.id > k.id AND n.id < ?3)))",
                 params![lo, hi, upto],
             )?;
             Ok(OpResult::Done)
@@ -999,7 +1000,8 @@ async fn catch_up(
 }
 
 fn expires_at(opts: &PutOptions) -> Option<i64> {
-    opts.ttl.map(|t| now_ms() + t.as_millis() as i64)
+    opts.ttl
+        .map(|t| now_ms().saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX)))
 }
 
 #[async_trait]
