@@ -950,7 +950,15 @@ fn delete_params(
     let grace = opts
         .get("gracePeriodSeconds")
         .and_then(Value::as_i64)
-        .or_else(|| q.get("gracePeriodSeconds").and_then(|g| g.parse().ok()));
+        .map(Ok)
+        .or_else(|| {
+            q.get("gracePeriodSeconds").map(|g| {
+                g.parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(format!("invalid gracePeriodSeconds: {g:?}"))
+                })
+            })
+        })
+        .transpose()?;
     let propagation = opts
         .get("propagationPolicy")
         .and_then(Value::as_str)

@@ -784,12 +784,13 @@ impl EtcdShim {
                             progress_interval: Some(PROGRESS_TICK),
                         };
                         let current = self.shared.store.current_revision().await.unwrap_or(0);
-                        match self
-                            .shared
-                            .store
-                            .watch(&start, &end, c.start_revision, opts)
-                            .await
-                        {
+                        // "From now" means from just after the revision reported as created.
+                        let from = if c.start_revision > 0 {
+                            c.start_revision
+                        } else {
+                            current + 1
+                        };
+                        match self.shared.store.watch(&start, &end, from, opts).await {
                             Ok(stream) => {
                                 let from = if c.start_revision > 0 {
                                     c.start_revision - 1
