@@ -654,6 +654,29 @@ fn object_lifecycle(k: &K3rs) {
     assert_eq!(code, 409);
     k.ok(&["delete", "cm", "app", "--dry-run=server"]);
     k.ok(&["get", "cm", "app"]);
+    // PUT creates the kinds upstream allows it for (leases), and only those.
+    let lease = r#"{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"lock"},"spec":{"holderIdentity":"me"}}"#;
+    let (code, v) = k.http(
+        "PUT",
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases/lock",
+        "application/json",
+        lease,
+    );
+    assert_eq!(code, 201, "{v}");
+    let (code, _) = k.http(
+        "PUT",
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases/lock",
+        "application/json",
+        lease,
+    );
+    assert_eq!(code, 200);
+    let (code, _) = k.http(
+        "PUT",
+        "/api/v1/namespaces/default/configmaps/nope",
+        "application/json",
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"nope"}}"#,
+    );
+    assert_eq!(code, 404);
     // generateName.
     let (code, v) = k.http(
         "POST",

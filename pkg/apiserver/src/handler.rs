@@ -546,11 +546,32 @@ impl Handler {
             )),
             ("update", Some(name)) => {
                 let body = decode(req.body(), ct.as_deref())?;
-                let obj = self
+                match self
                     .api
                     .update_with(res, ns, name, None, dry_run, |_| Ok(body.clone()))
-                    .await?;
-                Ok(respond_value(200, &obj, fmt))
+                    .await
+                {
+                    Ok(obj) => Ok(respond_value(200, &obj, fmt)),
+                    // Kinds whose upstream strategy allows it are created by a PUT.
+                    Err(e) if e.code == 404 && crate::strategy::allow_create_on_update(res) => {
+                        let mut body = body;
+                        crate::strategy::check_type(res, &mut body)?;
+                        match crate::object::meta_str(&body, "name") {
+                            Some(n) if n != name => {
+                                return Err(ApiError::bad_request(format!(
+                                    "the name of the object ({n}) does not match the name on the URL ({name})"
+                                )))
+                            }
+                            _ => {
+                                crate::object::meta_mut(&mut body).insert("name".into(), json!(name));
+                            }
+                        }
+                        crate::object::meta_mut(&mut body).remove("resourceVersion");
+                        let obj = self.api.create(res, ns, body, dry_run).await?;
+                        Ok(respond_value(201, &obj, fmt))
+                    }
+                    Err(e) => Err(e),
+                }
             }
             ("patch", Some(name)) => {
                 let obj = self.patch(req, res, ns, name, None, dry_run).await?;

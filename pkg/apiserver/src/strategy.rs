@@ -276,6 +276,20 @@ pub fn prepare_for_update(
     Ok(())
 }
 
+/// Kinds a PUT may create (upstream's `AllowCreateOnUpdate`).
+pub fn allow_create_on_update(res: &Resource) -> bool {
+    matches!(
+        (res.group, res.kind),
+        ("coordination.k8s.io", "Lease")
+            | ("", "Endpoints")
+            | ("", "Event")
+            | (
+                "rbac.authorization.k8s.io",
+                "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding"
+            )
+    )
+}
+
 /// Whether finalizers still hold the object: `metadata.finalizers`, and for a Namespace also
 /// `spec.finalizers` (removed by the namespace controller through `namespaces/<name>/finalize`).
 pub fn has_finalizers(res: &Resource, obj: &Value) -> bool {
