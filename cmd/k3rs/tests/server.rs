@@ -644,6 +644,36 @@ fn object_lifecycle(k: &K3rs) {
         r#"{"metadata":{"finalizers":null}}"#,
     ]);
     assert!(k.err(&["get", "cm", "fin"]).contains("NotFound"));
+    // Bound pods wait for their kubelet: graceful deletion, a shorter grace shortens it, and a
+    // forced delete (grace 0) removes the pod at once.
+    let (code, v) = k.http("POST", "/api/v1/namespaces/default/pods", "application/json", r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"bound"},"spec":{"nodeName":"n1","containers":[{"name":"c","image":"busybox"}]}}"#);
+    assert_eq!(code, 201, "{v}");
+    k.ok(&["delete", "pod", "bound", "--wait=false"]);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "pod",
+            "bound",
+            "-o",
+            "jsonpath={.metadata.deletionGracePeriodSeconds}"
+        ]),
+        "30"
+    );
+    k.ok(&["label", "pod", "bound", "still=here"]);
+    k.ok(&["get", "pod", "bound"]);
+    k.ok(&["delete", "pod", "bound", "--grace-period=5", "--wait=false"]);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "pod",
+            "bound",
+            "-o",
+            "jsonpath={.metadata.deletionGracePeriodSeconds}"
+        ]),
+        "5"
+    );
+    k.ok(&["delete", "pod", "bound", "--force", "--grace-period=0"]);
+    assert!(k.err(&["get", "pod", "bound"]).contains("NotFound"));
     // Delete preconditions and dry run.
     let (code, _) = k.http(
         "DELETE",

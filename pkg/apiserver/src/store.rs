@@ -522,7 +522,43 @@ impl Api {
                             "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
                         ));
                     }
-                    return Ok((200, current));
+                    // A shorter grace period shortens a running one (as upstream); else nothing new.
+                    let running = meta(&current)
+                        .and_then(|m| m.get("deletionGracePeriodSeconds"))
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0);
+                    if !(p.grace_period.is_some() && grace > 0 && grace < running) || p.dry_run {
+                        return Ok((200, current));
+                    }
+                    let mut shorter = current.clone();
+                    let when = chrono::Utc::now()
+                        .checked_add_signed(
+                            chrono::Duration::try_seconds(grace).unwrap_or_default(),
+                        )
+                        .unwrap_or_else(chrono::Utc::now);
+                    let m = meta_mut(&mut shorter);
+                    m.insert(
+                        "deletionTimestamp".into(),
+                        json!(when.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+                    );
+                    m.insert("deletionGracePeriodSeconds".into(), json!(grace));
+                    let bytes = encode_stored(&shorter)?;
+                    match self
+                        .store
+                        .update(key.as_bytes(), &bytes, rev, PutOptions::default())
+                        .await
+                    {
+                        Ok(nrev) => {
+                            meta_mut(&mut shorter)
+                                .insert("resourceVersion".into(), json!(nrev.to_string()));
+                            return Ok((200, shorter));
+                        }
+                        Err(StoreError::Conflict { .. }) => continue,
+                        Err(StoreError::NotFound { .. }) => {
+                            return Err(ApiError::not_found(res, name))
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
                 }
                 let mut marked = current.clone();
                 let m = meta_mut(&mut marked);
