@@ -849,6 +849,20 @@ fn tables(k: &K3rs) {
         "",
     );
     assert_eq!(code, 400);
+    let out = k.curl(&[
+        "-H",
+        accept,
+        &k.url("/apis/apps/v1/namespaces/default/deployments/web/status"),
+    ]);
+    let t: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(t["kind"], "Table", "status subresource reads convert too");
+    let (code, _) = k.http(
+        "PUT",
+        "/apis/apps/v1/namespaces/default/deployments/web/status?dryRun=Yes",
+        "application/json",
+        "{}",
+    );
+    assert_eq!(code, 400);
 }
 
 /// Every kubectl the machine's dispatcher can pick (1.27 … 1.33): discovery (v2beta1 aggregated for

@@ -482,7 +482,9 @@ impl Handler {
             return Err(ApiError::not_found_path());
         }
         if let Some(sub) = rr.subresource.as_deref() {
-            return self.subresource(req, res, ns, &rr, sub, query, fmt).await;
+            return self
+                .subresource(req, res, ns, &rr, sub, query, fmt, (conv, include))
+                .await;
         }
         let verb = rr.verb;
         if !res.supports(verb) {
@@ -502,15 +504,7 @@ impl Handler {
                 ))
             });
         }
-        let dry_run = match query.get("dryRun").map(String::as_str) {
-            None | Some("") => false,
-            Some("All") => true,
-            Some(other) => {
-                return Err(ApiError::bad_request(format!(
-                    "Invalid dryRun value: {other:?}; supported values: \"All\""
-                )))
-            }
-        };
+        let dry_run = dry_run_param(query)?;
         let name = rr.name.as_deref();
         let ct = req
             .headers()
@@ -611,6 +605,7 @@ impl Handler {
         sub: &str,
         query: &std::collections::HashMap<String, String>,
         fmt: Format,
+        (conv, include): (crate::convert::Conversion, crate::convert::Include),
     ) -> ApiResult<Response<Body>> {
         let (Some(name), Some(s)) = (rr.name.as_deref(), res.subresource(sub)) else {
             return Err(ApiError::not_found_path());
@@ -628,14 +623,21 @@ impl Handler {
                 res.plural
             )));
         }
-        let dry_run = query.get("dryRun").is_some_and(|v| v == "All");
+        let dry_run = dry_run_param(query)?;
         let ct = req
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         match (sub, rr.verb) {
-            ("status", "get") => Ok(respond_value(200, &self.api.get(res, ns, name).await?, fmt)),
+            ("status", "get") => {
+                let obj = self.api.get(res, ns, name).await?;
+                Ok(respond_value(
+                    200,
+                    &crate::convert::object(res, obj, conv, include),
+                    fmt,
+                ))
+            }
             ("status", "update") => {
                 let body = decode(req.body(), ct.as_deref())?;
                 let obj = self
@@ -880,6 +882,17 @@ async fn read_body_raw(mut body: Incoming) -> ApiResult<Bytes> {
         )));
     }
     Ok(buf.freeze())
+}
+
+/// The `dryRun` parameter: absent, or `All`.
+fn dry_run_param(q: &std::collections::HashMap<String, String>) -> ApiResult<bool> {
+    match q.get("dryRun").map(String::as_str) {
+        None | Some("") => Ok(false),
+        Some("All") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "Invalid dryRun value: {other:?}; supported values: \"All\""
+        ))),
+    }
 }
 
 /// Parses and checks list parameters, as upstream's ListOptions validation.
