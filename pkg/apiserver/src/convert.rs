@@ -146,25 +146,28 @@ fn table(
     })
 }
 
+/// One object as a Table (a get, or one watch event).
+fn single(res: &Resource, obj: Value, include: Include, version: &str, headers: bool) -> Value {
+    let rv = obj
+        .pointer("/metadata/resourceVersion")
+        .cloned()
+        .unwrap_or(json!(""));
+    table(
+        res,
+        vec![obj],
+        json!({"resourceVersion": rv}),
+        include,
+        version,
+        headers,
+    )
+}
+
 /// One object (a get).
 pub fn object(res: &Resource, obj: Value, conv: Conversion, include: Include) -> Value {
     match conv {
         Conversion::None => obj,
         Conversion::Metadata(v) => partial(&obj, v),
-        Conversion::Table(v) => {
-            let rv = obj
-                .pointer("/metadata/resourceVersion")
-                .cloned()
-                .unwrap_or(json!(""));
-            table(
-                res,
-                vec![obj],
-                json!({"resourceVersion": rv}),
-                include,
-                v,
-                true,
-            )
-        }
+        Conversion::Table(v) => single(res, obj, include, v, true),
     }
 }
 
@@ -205,20 +208,7 @@ pub fn watch_event(
     let obj = ev.get_mut("object").map(Value::take).unwrap_or(Value::Null);
     ev["object"] = match conv {
         Conversion::Metadata(v) => partial(&obj, v),
-        Conversion::Table(v) => {
-            let rv = obj
-                .pointer("/metadata/resourceVersion")
-                .cloned()
-                .unwrap_or(json!(""));
-            table(
-                res,
-                vec![obj],
-                json!({"resourceVersion": rv}),
-                include,
-                v,
-                first,
-            )
-        }
+        Conversion::Table(v) => single(res, obj, include, v, first),
         Conversion::None => obj,
     };
     ev
