@@ -1,7 +1,9 @@
 //! Stock `etcdctl` (Debian etcd-client) against `k3rs datastore serve`: the etcd API on top of the
 //! k3rs datastore, over SQLite and over a real etcd.
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::Write;
 use std::net::TcpStream;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -149,15 +151,7 @@ fn watch_sees_puts_and_deletes(shim: &Shim) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = watch.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = common::lines_of(&mut watch);
     // etcdctl prints nothing when the watch is created: keep writing until the first event shows.
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut lines = Vec::new();

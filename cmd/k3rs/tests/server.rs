@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -179,15 +178,7 @@ fn kubectl_watch(k: &K3rs) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = w.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = common::lines_of(&mut w);
     // The initial list, then live events.
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut seen = Vec::new();

@@ -2,8 +2,10 @@
 //! the stock kubectl and with curl (admin client certificate).
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use k3rs_storage::testing::free_port;
@@ -189,4 +191,21 @@ impl Drop for K3rs {
             let _ = c.wait();
         }
     }
+}
+
+/// The stdout lines of a running child (e.g. a `-w` / `watch` command), as they come.
+pub fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
+    let stdout = child
+        .stdout
+        .take()
+        .expect("child started with stdout piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
