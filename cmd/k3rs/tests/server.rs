@@ -963,6 +963,39 @@ fn namespace_lifecycle(k: &K3rs) {
         .err(&["get", "pod", "pod1", "-n", "doomed"])
         .contains("NotFound"));
     k.ok(&["get", "ns", "doomed"]);
+    // The namespace's conditions say what holds it, in upstream's words.
+    let condition = |t: &str| {
+        let ns: serde_json::Value =
+            serde_json::from_str(&k.ok(&["get", "ns", "doomed", "-o", "json"])).unwrap();
+        ns["status"]["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == t).cloned())
+            .unwrap_or_default()
+    };
+    while condition("NamespaceFinalizersRemaining")["status"] != "True" {
+        assert!(Instant::now() < deadline, "no finalizer condition");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let c = condition("NamespaceFinalizersRemaining");
+    assert_eq!(c["reason"], "SomeFinalizersRemain");
+    assert_eq!(
+        c["message"],
+        "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances"
+    );
+    let c = condition("NamespaceContentRemaining");
+    assert_eq!(
+        (c["status"].as_str(), c["reason"].as_str()),
+        (Some("True"), Some("SomeResourcesRemain"))
+    );
+    assert_eq!(
+        c["message"],
+        "Some resources are remaining: configmaps. has 1 resource instances"
+    );
+    let c = condition("NamespaceDeletionDiscoveryFailure");
+    assert_eq!(
+        (c["status"].as_str(), c["reason"].as_str()),
+        (Some("False"), Some("ResourcesDiscovered"))
+    );
     k.ok(&[
         "patch",
         "cm",
