@@ -44,7 +44,19 @@ fetch_k8s_protos() {
 install_test_deps() {
   install_build_deps
   apt_install etcd-server etcd-client curl
+  command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3 python3-venv
   go_download k8s.io/kubernetes@v1.35.4
+  python_client_env
+}
+
+# python_client_env — a venv with the official Kubernetes Python client, for
+# cmd/k3rs/tests/python_client.rs (which finds it at $K3RS_PYENV).
+python_client_env() {
+  export K3RS_PYENV="${K3RS_PYENV:-$HOME/.cache/k3rs/pyenv}"
+  [ -x "$K3RS_PYENV/bin/python" ] && "$K3RS_PYENV/bin/python" -c 'import kubernetes' 2>/dev/null && return 0
+  log "pip install kubernetes (into $K3RS_PYENV)"
+  python3 -m venv "$K3RS_PYENV"
+  "$K3RS_PYENV/bin/pip" install -q kubernetes
 }
 
 # go_download MODULE@VERSION... — into the Go module cache, if missing.
