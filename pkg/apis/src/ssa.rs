@@ -552,7 +552,7 @@ pub enum ListType {
 }
 
 /// List and map semantics of an object's fields: a node of a type tree.
-pub trait Schema {
+pub trait Schema: Send + Sync {
     /// The schema of the value of `name` in a map/struct node (or of map values).
     fn field(&self, name: &str) -> Box<dyn Schema>;
     /// Whether `name` is a declared struct field (as opposed to a key of a free-form map).
