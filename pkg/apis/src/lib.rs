@@ -9,5 +9,6 @@ pub mod defaults;
 pub mod protobuf;
 pub mod registry;
 pub mod selectors;
+pub mod ssa;
 pub mod tables;
 pub mod validation;

@@ -16,6 +16,7 @@ use k3rs_apis::selectors::{FieldSelector, LabelSelector};
 use k3rs_auth::authn::{TokenFile, UserInfo, MASTERS};
 
 use crate::discovery;
+use crate::fieldmanager::Track;
 use crate::metrics::Metrics;
 use crate::request::{parse_query, route, ResourceRequest, Route};
 use crate::status::{ApiError, ApiResult};
@@ -511,6 +512,13 @@ impl Handler {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let manager =
+            |options: &str| crate::fieldmanager::manager(query, user_agent.as_deref(), options);
         match (verb, name) {
             ("get", Some(name)) => {
                 let obj = self.api.get(res, ns, name).await?;
@@ -531,18 +539,36 @@ impl Handler {
             }
             ("watch", _) => self.watch(res, ns, name, query, conv, include).await,
             ("create", None) => {
+                let mgr = manager("CreateOptions")?;
                 let body = decode(req.body(), ct.as_deref())?;
-                let obj = self.api.create(res, ns, body, dry_run).await?;
+                let obj = self
+                    .api
+                    .create_by(
+                        res,
+                        ns,
+                        body,
+                        dry_run,
+                        Track::Update {
+                            manager: &mgr,
+                            subresource: "",
+                        },
+                    )
+                    .await?;
                 Ok(respond_value(201, &obj, fmt))
             }
             ("create", Some(_)) => Err(ApiError::method_not_allowed(
                 "POST is not allowed on a named resource",
             )),
             ("update", Some(name)) => {
+                let mgr = manager("UpdateOptions")?;
+                let track = Track::Update {
+                    manager: &mgr,
+                    subresource: "",
+                };
                 let body = decode(req.body(), ct.as_deref())?;
                 match self
                     .api
-                    .update_with(res, ns, name, None, dry_run, |_| Ok(body.clone()))
+                    .update_by(res, ns, name, None, dry_run, track, |_| Ok(body.clone()))
                     .await
                 {
                     Ok(obj) => Ok(respond_value(200, &obj, fmt)),
@@ -561,15 +587,15 @@ impl Handler {
                             }
                         }
                         crate::object::meta_mut(&mut body).remove("resourceVersion");
-                        let obj = self.api.create(res, ns, body, dry_run).await?;
+                        let obj = self.api.create_by(res, ns, body, dry_run, track).await?;
                         Ok(respond_value(201, &obj, fmt))
                     }
                     Err(e) => Err(e),
                 }
             }
             ("patch", Some(name)) => {
-                let obj = self.patch(req, res, ns, name, None, dry_run).await?;
-                Ok(respond_value(200, &obj, fmt))
+                let (code, obj) = self.patch(req, res, ns, name, None, dry_run, query).await?;
+                Ok(respond_value(code, &obj, fmt))
             }
             ("delete", Some(name)) => {
                 let body = req.body().clone();
@@ -629,6 +655,25 @@ impl Handler {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let options = if rr.verb == "patch" {
+            "PatchOptions"
+        } else {
+            "UpdateOptions"
+        };
+        let mgr = if matches!(rr.verb, "update" | "patch") {
+            crate::fieldmanager::manager(query, user_agent.as_deref(), options)?
+        } else {
+            String::new()
+        };
+        let track = Track::Update {
+            manager: &mgr,
+            subresource: sub,
+        };
         match (sub, rr.verb) {
             ("status", "get") => {
                 let obj = self.api.get(res, ns, name).await?;
@@ -642,7 +687,9 @@ impl Handler {
                 let body = decode(req.body(), ct.as_deref())?;
                 let obj = self
                     .api
-                    .update_with(res, ns, name, Some("status"), dry_run, |_| Ok(body.clone()))
+                    .update_by(res, ns, name, Some("status"), dry_run, track, |_| {
+                        Ok(body.clone())
+                    })
                     .await?;
                 Ok(respond_value(200, &obj, fmt))
             }
@@ -650,17 +697,17 @@ impl Handler {
                 let body = decode(req.body(), ct.as_deref())?;
                 let obj = self
                     .api
-                    .update_with(res, ns, name, Some("finalize"), dry_run, |_| {
+                    .update_by(res, ns, name, Some("finalize"), dry_run, track, |_| {
                         Ok(body.clone())
                     })
                     .await?;
                 Ok(respond_value(200, &obj, fmt))
             }
             ("status", "patch") => {
-                let obj = self
-                    .patch(req, res, ns, name, Some("status"), dry_run)
+                let (code, obj) = self
+                    .patch(req, res, ns, name, Some("status"), dry_run, query)
                     .await?;
-                Ok(respond_value(200, &obj, fmt))
+                Ok(respond_value(code, &obj, fmt))
             }
             ("scale", "get") => {
                 let obj = self.api.get(res, ns, name).await?;
@@ -675,7 +722,8 @@ impl Handler {
                     crate::scale::patch_scale(current, &patch, ct.as_deref())?
                 };
                 let obj =
-                    crate::scale::apply_scale(&self.api, res, ns, name, &scale, dry_run).await?;
+                    crate::scale::apply_scale(&self.api, res, ns, name, &scale, dry_run, track)
+                        .await?;
                 Ok(respond_value(200, &crate::scale::to_scale(res, &obj), fmt))
             }
             _ => Err(ApiError::method_not_allowed(
@@ -684,6 +732,9 @@ impl Handler {
         }
     }
 
+    /// A PATCH: merge and JSON patches become Updates of the patching manager; an apply patch
+    /// (`application/apply-patch+yaml`) applies, creating the object if needed (201).
+    #[allow(clippy::too_many_arguments)]
     async fn patch(
         &self,
         req: Request<Bytes>,
@@ -692,7 +743,8 @@ impl Handler {
         name: &str,
         sub: Option<&str>,
         dry_run: bool,
-    ) -> ApiResult<Value> {
+        query: &std::collections::HashMap<String, String>,
+    ) -> ApiResult<(u16, Value)> {
         let ct = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -711,20 +763,39 @@ impl Handler {
                     "strategic merge patch is not supported yet; use application/merge-patch+json or application/json-patch+json",
                 ))
             }
-            "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
-                return Err(ApiError::unsupported_media_type("server-side apply is not supported yet"))
+            "application/apply-patch+yaml" => {
+                let (mgr, force) = crate::fieldmanager::apply_params(query)?;
+                let config = crate::fieldmanager::decode_apply(req.body())?;
+                return self
+                    .apply_patch(res, ns, name, sub, dry_run, &config, &mgr, force)
+                    .await;
+            }
+            "application/apply-patch+cbor" => {
+                return Err(ApiError::unsupported_media_type(
+                    "the body of the request was in an unknown format (application/apply-patch+cbor) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+                ))
             }
             other => {
                 return Err(ApiError::unsupported_media_type(format!(
-                    "the body of the request was in an unknown format ({other}) - accepted media types include: application/json-patch+json, application/merge-patch+json"
+                    "the body of the request was in an unknown format ({other}) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
                 )))
             }
+        };
+        crate::fieldmanager::forbid_force(query)?;
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        let mgr = crate::fieldmanager::manager(query, user_agent, "PatchOptions")?;
+        let track = Track::Update {
+            manager: &mgr,
+            subresource: sub.unwrap_or(""),
         };
         let bytes = req.body().clone();
         let patch: Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
         self.api
-            .update_with(res, ns, name, sub, dry_run, |current| {
+            .update_by(res, ns, name, sub, dry_run, track, |current| {
                 let mut obj = current.clone();
                 match kind {
                     PatchKind::Merge => crate::patch::merge_patch(&mut obj, &patch),
@@ -739,6 +810,77 @@ impl Handler {
                 Ok(obj)
             })
             .await
+            .map(|o| (200, o))
+    }
+
+    /// Server-side apply: merges the configuration into the stored object for `manager`, or
+    /// creates the object from it when there is none (the namespace must exist).
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_patch(
+        &self,
+        res: &'static Resource,
+        ns: Option<&str>,
+        name: &str,
+        sub: Option<&str>,
+        dry_run: bool,
+        config: &Value,
+        manager: &str,
+        force: bool,
+    ) -> ApiResult<(u16, Value)> {
+        match crate::object::meta_str(config, "name") {
+            Some(n) if !n.is_empty() && n != name => {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({n}) does not match the name on the URL ({name})"
+                )))
+            }
+            _ => {}
+        }
+        // Created between our attempts by someone else: apply to it instead.
+        for _ in 0..3 {
+            let updated = self
+                .api
+                .update_by(res, ns, name, sub, dry_run, Track::Applied, |current| {
+                    let mut obj = crate::fieldmanager::apply(
+                        res,
+                        sub,
+                        Some(current),
+                        config,
+                        manager,
+                        force,
+                    )?;
+                    k3rs_apis::defaults::apply_defaults(res.group, res.kind, &mut obj);
+                    // A resourceVersion in the configuration is a precondition; else none.
+                    if crate::object::meta_str(config, "resourceVersion").is_none_or(str::is_empty)
+                    {
+                        crate::object::meta_mut(&mut obj).remove("resourceVersion");
+                    }
+                    Ok(obj)
+                })
+                .await;
+            match updated {
+                Ok(obj) => return Ok((200, obj)),
+                Err(e)
+                    if e.code == 404
+                        && sub.is_none()
+                        && e.details.as_ref().is_some_and(|d| {
+                            d.get("name").and_then(Value::as_str) == Some(name)
+                        }) => {}
+                Err(e) => return Err(e),
+            }
+            let mut obj = crate::fieldmanager::apply(res, None, None, config, manager, force)?;
+            crate::object::meta_mut(&mut obj).insert("name".into(), json!(name));
+            crate::object::meta_mut(&mut obj).remove("resourceVersion");
+            match self
+                .api
+                .create_by(res, ns, obj, dry_run, Track::Applied)
+                .await
+            {
+                Ok(obj) => return Ok((201, obj)),
+                Err(e) if e.code == 409 && e.reason == "AlreadyExists" => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ApiError::modified(res, name))
     }
 
     async fn watch(

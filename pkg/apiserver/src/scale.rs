@@ -86,6 +86,7 @@ pub async fn apply_scale(
     name: &str,
     scale: &Value,
     dry_run: bool,
+    track: crate::fieldmanager::Track<'_>,
 ) -> ApiResult<Value> {
     let replicas = match scale.pointer("/spec/replicas") {
         None | Some(Value::Null) => 0,
@@ -100,7 +101,7 @@ pub async fn apply_scale(
     let precondition = meta_str(scale, "resourceVersion")
         .filter(|s| !s.is_empty())
         .map(str::to_string);
-    api.update_with(res, ns, name, None, dry_run, |current| {
+    api.update_by(res, ns, name, None, dry_run, track, |current| {
         let mut obj = current.clone();
         crate::strategy::set_path(&mut obj, &["spec", "replicas"], json!(replicas));
         let m = crate::object::meta_mut(&mut obj);

@@ -14,6 +14,7 @@ use k3rs_apis::registry::{self, Resource};
 use k3rs_apis::selectors::{FieldSelector, LabelSelector};
 use k3rs_storage::{prefix_end, Error as StoreError, ListOptions, PutOptions, Store, WatchMessage};
 
+use crate::fieldmanager::{self, Track};
 use crate::object::{decode_stored, encode_stored, meta, meta_mut, meta_str, now_rfc3339};
 use crate::status::{success, ApiError, ApiResult};
 use crate::strategy;
@@ -287,13 +288,25 @@ impl Api {
         }
     }
 
-    /// Creates an object.
+    /// Creates an object as the server itself (managedFields name `kube-apiserver`).
     pub async fn create(
+        &self,
+        res: &'static Resource,
+        ns: Option<&str>,
+        obj: Value,
+        dry_run: bool,
+    ) -> ApiResult<Value> {
+        self.create_by(res, ns, obj, dry_run, Track::server()).await
+    }
+
+    /// Creates an object, recording field ownership as `track` says.
+    pub async fn create_by(
         &self,
         res: &'static Resource,
         ns: Option<&str>,
         mut obj: Value,
         dry_run: bool,
+        track: Track<'_>,
     ) -> ApiResult<Value> {
         strategy::check_type(res, &mut obj)?;
         let m = meta_mut(&mut obj);
@@ -345,6 +358,8 @@ impl Api {
         ] {
             m.remove(f);
         }
+        // Field ownership is recorded before the strategy resets fields (as upstream).
+        fieldmanager::track(res, None, track, None, &mut obj);
         strategy::prepare_for_create(res, &mut obj);
         let name = crate::object::name(&obj).to_string();
         let errs =
@@ -400,6 +415,25 @@ impl Api {
     where
         F: Fn(&Value) -> ApiResult<Value>,
     {
+        self.update_by(res, ns, name, subresource, dry_run, Track::server(), change)
+            .await
+    }
+
+    /// [`Api::update_with`], recording field ownership as `track` says.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_by<F>(
+        &self,
+        res: &'static Resource,
+        ns: Option<&str>,
+        name: &str,
+        subresource: Option<&str>,
+        dry_run: bool,
+        track: Track<'_>,
+        change: F,
+    ) -> ApiResult<Value>
+    where
+        F: Fn(&Value) -> ApiResult<Value>,
+    {
         let key = res.key(ns, name);
         for _ in 0..MAX_RETRIES {
             let Some((current, rev)) = self.get_opt(res, ns, name).await? else {
@@ -417,7 +451,21 @@ impl Api {
                     return Err(ApiError::modified(res, name));
                 }
             }
+            let applied_fields = match track {
+                Track::Applied => Some(meta(&new).and_then(|m| m.get("managedFields")).cloned()),
+                Track::Update { .. } => None,
+            };
             strategy::prepare_for_update(res, subresource, ns, name, &current, &mut new)?;
+            match applied_fields {
+                // The strategy may rebuild the object (status): keep what apply recorded.
+                Some(Some(mf)) => {
+                    meta_mut(&mut new).insert("managedFields".into(), mf);
+                }
+                Some(None) => {
+                    meta_mut(&mut new).remove("managedFields");
+                }
+                None => fieldmanager::track(res, subresource, track, Some(&current), &mut new),
+            }
             if new == current {
                 return Ok(current);
             }
