@@ -13,6 +13,7 @@ pub mod discovery;
 pub mod handler;
 pub mod metrics;
 pub mod object;
+pub mod openapi;
 pub mod patch;
 pub mod request;
 pub mod scale;
