@@ -298,3 +298,64 @@ fn openapi_v3_caching_over_http() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "401");
 }
+
+/// A `kind: List` manifest is always validated by kubectl itself, against the schemas of
+/// `/openapi/v2` (protobuf): what the served schemas allow passes, unknown fields and wrong types
+/// are refused with upstream's messages.
+#[test]
+fn list_manifests_are_validated_against_served_v2_schemas() {
+    let k = K3rs::start(None);
+    let as_list = |manifest: &str| {
+        let indented: Vec<String> = manifest
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                if i == 0 {
+                    format!("- {l}")
+                } else {
+                    format!("  {l}")
+                }
+            })
+            .collect();
+        format!(
+            "apiVersion: v1\nkind: List\nitems:\n{}\n",
+            indented.join("\n")
+        )
+    };
+    for v in VERSIONS {
+        let tag = v.replace('.', "-");
+        let good = as_list(&deployment(&format!("list-{tag}"), ""));
+        let out = ok(&k, v, &["create", "-f", "-"], &good);
+        assert!(
+            out.contains(&format!("deployment.apps/list-{tag} created")),
+            "kubectl {v}: {out}"
+        );
+
+        let unknown = as_list(&deployment(&format!("unknown-{tag}"), "  replicaz: 3\n"));
+        let o = run(&k, v, &["create", "-f", "-"], &unknown);
+        let out = text(&o);
+        assert!(!o.status.success(), "kubectl {v}: {out}");
+        assert!(
+            out.contains(r#"unknown field "replicaz" in io.k8s.api.apps.v1.DeploymentSpec"#),
+            "kubectl {v}: {out}"
+        );
+
+        let wrong_type = as_list(
+            &deployment(&format!("type-{tag}"), "").replace("replicas: 1", "replicas: three"),
+        );
+        let o = run(&k, v, &["create", "-f", "-"], &wrong_type);
+        let out = text(&o);
+        assert!(!o.status.success(), "kubectl {v}: {out}");
+        assert!(
+            out.contains("io.k8s.api.apps.v1.DeploymentSpec.replicas")
+                && out.contains(r#"expected "integer""#),
+            "kubectl {v}: {out}"
+        );
+    }
+    let names = String::from_utf8_lossy(&k.kubectl(&["get", "deployments", "-o", "name"]).stdout)
+        .into_owned();
+    assert!(
+        !names.contains("unknown-") && !names.contains("type-"),
+        "{names}"
+    );
+}
