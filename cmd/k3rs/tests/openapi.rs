@@ -282,6 +282,12 @@ fn openapi_v3_caching_over_http() {
         h.contains("content-type: application/com.github.proto-openapi.spec.v2.v1.0+protobuf"),
         "{h}"
     );
+    // Compressed for clients that accept gzip (kubectl's Go transport does).
+    let h = headers(&["--compressed", &k.url("/openapi/v2")]);
+    assert!(h.contains("content-encoding: gzip"), "{h}");
+    let out = k.curl(&["--compressed", &k.url("/openapi/v2")]);
+    let v2z: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v2z, v2);
     // Anonymous clients are refused, as upstream (system:discovery needs authentication).
     let out = Command::new("curl")
         .args([

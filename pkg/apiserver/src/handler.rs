@@ -154,6 +154,7 @@ fn openapi_response(
         query.get("hash").map(String::as_str),
         h(header::ACCEPT),
         h(header::IF_NONE_MATCH),
+        h(header::ACCEPT_ENCODING),
     );
     let caching = |resp: &mut Response<Body>, etag: &str, immutable: bool| {
         let hs = resp.headers_mut();
@@ -180,10 +181,15 @@ fn openapi_response(
             content_type,
             etag,
             immutable,
+            gzip,
         } => {
             let mut resp = Response::new(full(body));
             resp.headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            if gzip {
+                resp.headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
             caching(&mut resp, &etag, immutable);
             Ok(resp)
         }

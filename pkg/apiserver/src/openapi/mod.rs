@@ -13,7 +13,7 @@ pub mod schemas;
 pub mod v3;
 
 use std::collections::BTreeMap;
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -36,6 +36,8 @@ const V2_PROTOBUF_ALT: &str = "application/com.github.proto-openapi.spec.v2.v1.0
 pub struct Doc {
     pub bytes: Bytes,
     pub etag: String,
+    /// The gzip-compressed bytes, made on first request (clones share them).
+    gzipped: Arc<OnceLock<Bytes>>,
 }
 
 impl Doc {
@@ -45,7 +47,24 @@ impl Doc {
         Doc {
             bytes: Bytes::from(bytes),
             etag,
+            gzipped: Arc::default(),
         }
+    }
+
+    /// The document gzip-compressed (documents are large and compress about tenfold).
+    pub fn gzipped(&self) -> Bytes {
+        self.gzipped
+            .get_or_init(|| {
+                use std::io::Write;
+                let mut enc = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(self.bytes.len() / 8),
+                    flate2::Compression::default(),
+                );
+                // Writing to a Vec cannot fail.
+                let _ = enc.write_all(&self.bytes);
+                Bytes::from(enc.finish().unwrap_or_default())
+            })
+            .clone()
     }
 
     pub fn json(v: &Value) -> Doc {
@@ -213,6 +232,8 @@ pub enum Served {
         etag: String,
         /// `?hash=` named the current document: it can be cached forever.
         immutable: bool,
+        /// `body` is gzip-compressed (`Content-Encoding: gzip`).
+        gzip: bool,
     },
     NotModified {
         etag: String,
@@ -310,7 +331,9 @@ impl OpenApi {
         hash: Option<&str>,
         accept: Option<&str>,
         if_none_match: Option<&str>,
+        accept_encoding: Option<&str>,
     ) -> Served {
+        let gzip = accepts_gzip(accept_encoding);
         let path = path.trim_end_matches('/');
         if path == "/openapi/v2" {
             let Some(proto) = pick(accept, &[JSON, V2_PROTOBUF, V2_PROTOBUF_ALT]) else {
@@ -324,10 +347,16 @@ impl OpenApi {
             } else {
                 (&b.v2_protobuf, V2_PROTOBUF_REPLY)
             };
-            return answer(doc, ct, false, if_none_match);
+            return answer(doc, ct, false, if_none_match, gzip);
         }
         if path == "/openapi/v3" {
-            return answer(&self.index(), "application/json", false, if_none_match);
+            return answer(
+                &self.index(),
+                "application/json",
+                false,
+                if_none_match,
+                gzip,
+            );
         }
         let Some(key) = path.strip_prefix("/openapi/v3/") else {
             return Served::NotFound;
@@ -340,8 +369,8 @@ impl OpenApi {
         }
         match hash.filter(|h| !h.is_empty()) {
             Some(h) if h != doc.etag => Served::Redirect(v3_url(key, &doc.etag)),
-            Some(_) => answer(&doc, "application/json", true, if_none_match),
-            None => answer(&doc, "application/json", false, if_none_match),
+            Some(_) => answer(&doc, "application/json", true, if_none_match, gzip),
+            None => answer(&doc, "application/json", false, if_none_match, gzip),
         }
     }
 }
@@ -352,19 +381,50 @@ fn v3_url(key: &str, etag: &str) -> String {
     format!("/openapi/v3/{key}?hash={etag}")
 }
 
-fn answer(doc: &Doc, content_type: &'static str, immutable: bool, inm: Option<&str>) -> Served {
+/// Documents smaller than this are sent uncompressed (upstream's threshold for compressing
+/// API responses).
+const GZIP_MIN: usize = 128 * 1024;
+
+fn answer(
+    doc: &Doc,
+    content_type: &'static str,
+    immutable: bool,
+    inm: Option<&str>,
+    gzip: bool,
+) -> Served {
     if etag_matches(inm, &doc.etag) {
         return Served::NotModified {
             etag: doc.etag.clone(),
             immutable,
         };
     }
+    let gzip = gzip && doc.bytes.len() >= GZIP_MIN;
     Served::Ok {
-        body: doc.bytes.clone(),
+        body: if gzip {
+            doc.gzipped()
+        } else {
+            doc.bytes.clone()
+        },
         content_type,
         etag: doc.etag.clone(),
         immutable,
+        gzip,
     }
+}
+
+/// `Accept-Encoding` allows gzip.
+fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    accept_encoding.unwrap_or_default().split(',').any(|c| {
+        let mut parts = c.split(';');
+        let coding = parts.next().unwrap_or_default().trim();
+        let q_zero = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                == Some(0.0)
+        });
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !q_zero
+    })
 }
 
 /// `If-None-Match` (a list of quoted, possibly weak, tags or `*`) names `etag`.

@@ -347,7 +347,7 @@ fn upstream_v2_oracle() {
 #[test]
 fn serving_etags_hashes_and_negotiation() {
     let api = OpenApi::new(schemas::temporary_lookup);
-    let index = match api.serve("/openapi/v3", None, Some("application/json"), None) {
+    let index = match api.serve("/openapi/v3", None, Some("application/json"), None, None) {
         Served::Ok { body, .. } => serde_json::from_slice::<Value>(&body).unwrap(),
         other => panic!("{other:?}"),
     };
@@ -358,7 +358,7 @@ fn serving_etags_hashes_and_negotiation() {
     let (path, hash) = url.split_once("?hash=").unwrap();
     assert_eq!(path, "/openapi/v3/apis/apps/v1");
     assert_eq!(hash.len(), 128);
-    let etag = match api.serve(path, Some(hash), Some("application/json"), None) {
+    let etag = match api.serve(path, Some(hash), Some("application/json"), None, None) {
         Served::Ok {
             immutable,
             etag,
@@ -373,7 +373,7 @@ fn serving_etags_hashes_and_negotiation() {
     };
     assert_eq!(etag, hash);
     assert!(matches!(
-        api.serve(path, None, None, Some(&format!("\"{etag}\""))),
+        api.serve(path, None, None, Some(&format!("\"{etag}\"")), None),
         Served::NotModified {
             immutable: false,
             ..
@@ -384,14 +384,15 @@ fn serving_etags_hashes_and_negotiation() {
             path,
             Some(hash),
             None,
-            Some(&format!("W/\"x\", \"{etag}\""))
+            Some(&format!("W/\"x\", \"{etag}\"")),
+            None
         ),
         Served::NotModified {
             immutable: true,
             ..
         }
     ));
-    match api.serve(path, Some("0123"), None, None) {
+    match api.serve(path, Some("0123"), None, None, None) {
         Served::Redirect(to) => assert_eq!(to, url),
         other => panic!("{other:?}"),
     }
@@ -400,15 +401,16 @@ fn serving_etags_hashes_and_negotiation() {
             path,
             None,
             Some("application/com.github.proto-openapi.spec.v3@v1.0+protobuf"),
+            None,
             None
         ),
         Served::NotAcceptable(_)
     ));
     assert!(matches!(
-        api.serve("/openapi/v3/apis/nope/v1", None, None, None),
+        api.serve("/openapi/v3/apis/nope/v1", None, None, None, None),
         Served::NotFound
     ));
-    match api.serve("/openapi/v2", None, Some(V2_PROTOBUF), None) {
+    match api.serve("/openapi/v2", None, Some(V2_PROTOBUF), None, None) {
         Served::Ok {
             content_type, body, ..
         } => {
@@ -417,12 +419,39 @@ fn serving_etags_hashes_and_negotiation() {
         }
         other => panic!("{other:?}"),
     }
-    match api.serve("/openapi/v2", None, Some("application/json, */*"), None) {
+    match api.serve(
+        "/openapi/v2",
+        None,
+        Some("application/json, */*"),
+        None,
+        None,
+    ) {
         Served::Ok { content_type, .. } => assert_eq!(content_type, "application/json"),
         other => panic!("{other:?}"),
     }
+    // Large documents are gzipped for clients that take it; small ones are not.
+    match api.serve("/openapi/v2", None, None, None, Some("gzip, deflate")) {
+        Served::Ok { gzip, body, .. } => {
+            assert!(gzip);
+            use std::io::Read;
+            let mut plain = Vec::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut plain)
+                .unwrap();
+            assert_eq!(plain, api.built().v2_json.bytes);
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(matches!(
-        api.serve("/openapi/v2", None, Some("text/html"), None),
+        api.serve("/openapi/v2", None, None, None, Some("gzip;q=0, identity")),
+        Served::Ok { gzip: false, .. }
+    ));
+    assert!(matches!(
+        api.serve("/openapi/v3", None, None, None, Some("gzip")),
+        Served::Ok { gzip: false, .. }
+    ));
+    assert!(matches!(
+        api.serve("/openapi/v2", None, Some("text/html"), None, None),
         Served::NotAcceptable(_)
     ));
     // Group versions added at run time show up in the index.
@@ -430,14 +459,14 @@ fn serving_etags_hashes_and_negotiation() {
         "apis/example.com/v1",
         &json!({"openapi": "3.0.0", "paths": {}}),
     );
-    let index = match api.serve("/openapi/v3", None, None, None) {
+    let index = match api.serve("/openapi/v3", None, None, None, None) {
         Served::Ok { body, .. } => serde_json::from_slice::<Value>(&body).unwrap(),
         other => panic!("{other:?}"),
     };
     assert!(index["paths"]["apis/example.com/v1"]["serverRelativeURL"].is_string());
     api.remove_group_version("apis/example.com/v1");
     assert!(matches!(
-        api.serve("/openapi/v3/apis/example.com/v1", None, None, None),
+        api.serve("/openapi/v3/apis/example.com/v1", None, None, None, None),
         Served::NotFound
     ));
 }
