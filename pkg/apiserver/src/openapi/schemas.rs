@@ -26,9 +26,12 @@ pub struct ExtensionSet {
     pub list_type: &'static str,
     /// `x-kubernetes-list-map-keys`.
     pub list_map_keys: &'static [&'static str],
-    /// `x-kubernetes-map-type` (`atomic`, `granular`); for a struct-typed field this is the
-    /// struct's `structType`.
+    /// `x-kubernetes-map-type` (`atomic`, `granular`) of a map-typed field.
     pub map_type: &'static str,
+    /// `structType` of a struct-typed field's type (`atomic`, `granular`): upstream publishes it
+    /// as `x-kubernetes-map-type` on the referenced definition, and so does
+    /// [`apply_extensions`].
+    pub struct_type: &'static str,
 }
 
 impl ExtensionSet {
@@ -55,6 +58,14 @@ impl ExtensionSet {
 /// Looks up the extensions of `field` (JSON name) of the definition `definition` (OpenAPI name,
 /// `io.k8s.api.core.v1.PodSpec`); `field == ""` asks for definition-level extensions.
 pub type FieldLookup = fn(&str, &str) -> Option<ExtensionSet>;
+
+/// The protobuf message name of a definition: `io.k8s.api.core.v1.PodSpec` →
+/// `k8s.io.api.core.v1.PodSpec` (for lookups keyed by protobuf names).
+pub fn proto_name(definition: &str) -> Option<String> {
+    let mut parts = definition.splitn(3, '.');
+    let (a, b, rest) = (parts.next()?, parts.next()?, parts.next()?);
+    Some(format!("{b}.{a}.{rest}"))
+}
 
 /// A kind with a definition: what `x-kubernetes-group-version-kind` says about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -259,8 +270,17 @@ pub fn add_gvk(schema: &mut Value, group: &str, version: &str, kind: &str) {
     }
 }
 
+/// The definition a property refers to, directly or as its items' type.
+fn referenced(prop: &Value) -> Option<&str> {
+    let r = prop
+        .get("$ref")
+        .or_else(|| prop.get("items").and_then(|i| i.get("$ref")))?;
+    r.as_str()?.strip_prefix("#/definitions/")
+}
+
 /// Applies `lookup` to every property of every definition (and to the definitions themselves).
 pub fn apply_extensions(schemas: &mut BTreeMap<String, Value>, lookup: FieldLookup) {
+    let mut struct_types = Vec::new();
     for (name, schema) in schemas.iter_mut() {
         let Some(obj) = schema.as_object_mut() else {
             continue;
@@ -272,9 +292,22 @@ pub fn apply_extensions(schemas: &mut BTreeMap<String, Value>, lookup: FieldLook
             continue;
         };
         for (field, prop) in props.iter_mut() {
-            if let (Some(ext), Some(p)) = (lookup(name, field), prop.as_object_mut()) {
+            let Some(ext) = lookup(name, field) else {
+                continue;
+            };
+            if !ext.struct_type.is_empty() {
+                if let Some(target) = referenced(prop) {
+                    struct_types.push((target.to_string(), ext.struct_type));
+                }
+            }
+            if let Some(p) = prop.as_object_mut() {
                 ext.apply(p);
             }
+        }
+    }
+    for (target, struct_type) in struct_types {
+        if let Some(obj) = schemas.get_mut(&target).and_then(Value::as_object_mut) {
+            obj.insert("x-kubernetes-map-type".into(), json!(struct_type));
         }
     }
 }
@@ -345,16 +378,25 @@ pub fn temporary_lookup(definition: &str, field: &str) -> Option<ExtensionSet> {
         list_type: "map",
         list_map_keys: &["name"],
         map_type: "",
+        struct_type: "",
     };
     Some(match (definition, field) {
-        ("io.k8s.api.core.v1.PodSpec", "containers" | "initContainers" | "volumes")
+        ("io.k8s.api.core.v1.PodSpec", "containers" | "initContainers")
         | ("io.k8s.api.core.v1.Container", "env") => MERGE_BY_NAME,
+        ("io.k8s.api.core.v1.PodSpec", "volumes") => ExtensionSet {
+            patch_strategy: "merge,retainKeys",
+            ..MERGE_BY_NAME
+        },
         ("io.k8s.api.core.v1.Container", "ports") => ExtensionSet {
             patch_strategy: "merge",
             merge_key: "containerPort",
             list_type: "map",
             list_map_keys: &["containerPort", "protocol"],
-            map_type: "",
+            ..Default::default()
+        },
+        ("io.k8s.api.core.v1.PodSpec", "imagePullSecrets") => ExtensionSet {
+            struct_type: "atomic",
+            ..MERGE_BY_NAME
         },
         ("io.k8s.api.apps.v1.DeploymentSpec", "strategy") => ExtensionSet {
             patch_strategy: "retainKeys",
@@ -370,7 +412,7 @@ pub fn temporary_lookup(definition: &str, field: &str) -> Option<ExtensionSet> {
             merge_key: "uid",
             list_type: "map",
             list_map_keys: &["uid"],
-            map_type: "",
+            ..Default::default()
         },
         _ => return None,
     })

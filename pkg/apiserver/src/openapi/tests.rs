@@ -344,6 +344,63 @@ fn upstream_v2_oracle() {
     }
 }
 
+/// Every `x-kubernetes-*` patch/list extension we publish is upstream's, on the same property or
+/// definition. (Coverage is reported, not required: the temporary lookup knows few fields.)
+#[test]
+fn extensions_agree_with_upstream() {
+    let Some(dir) = upstream_spec_dir() else {
+        eprintln!("SKIP: no k8s.io/kubernetes@v1.35.4 in the Go module cache");
+        return;
+    };
+    let upstream: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("swagger.json")).unwrap()).unwrap();
+    let ours = v2();
+    let exts = |v: &Value| -> BTreeMap<String, Value> {
+        v.as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| {
+                k.starts_with("x-kubernetes-") && *k != "x-kubernetes-group-version-kind"
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let (mut ours_count, mut upstream_count) = (0, 0);
+    for (name, def) in ours["definitions"].as_object().unwrap() {
+        let udef = &upstream["definitions"][name];
+        let mine = exts(def);
+        for (k, v) in &mine {
+            assert_eq!(&udef[k], v, "{name}: {k}");
+        }
+        ours_count += mine.len();
+        upstream_count += exts(udef).len();
+        for (field, prop) in def["properties"].as_object().into_iter().flatten() {
+            let uprop = &udef["properties"][field];
+            let mine = exts(prop);
+            for (k, v) in &mine {
+                assert_eq!(&uprop[k], v, "{name}.{field}: {k}");
+            }
+            ours_count += mine.len();
+            upstream_count += exts(uprop).len();
+        }
+    }
+    assert!(ours_count > 0);
+    eprintln!("patch/list extensions: {ours_count} published, upstream has {upstream_count} on the same definitions");
+}
+
+#[test]
+fn proto_names() {
+    assert_eq!(
+        schemas::proto_name("io.k8s.api.core.v1.PodSpec").as_deref(),
+        Some("k8s.io.api.core.v1.PodSpec")
+    );
+    assert_eq!(
+        schemas::proto_name("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta").as_deref(),
+        Some("k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta")
+    );
+    assert_eq!(schemas::proto_name("Foo"), None);
+}
+
 #[test]
 fn serving_etags_hashes_and_negotiation() {
     let api = OpenApi::new(schemas::temporary_lookup);
