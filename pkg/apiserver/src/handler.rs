@@ -142,6 +142,77 @@ pub fn error_response(e: &ApiError) -> Response<Body> {
     resp
 }
 
+/// Serves `/openapi/v2` and `/openapi/v3[/<group version>]` (see [`crate::openapi`]).
+fn openapi_response(
+    req: &Request<Bytes>,
+    path: &str,
+    query: &std::collections::HashMap<String, String>,
+) -> ApiResult<Response<Body>> {
+    use crate::openapi::Served;
+    let h = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let served = crate::openapi::service().serve(
+        path,
+        query.get("hash").map(String::as_str),
+        h(header::ACCEPT),
+        h(header::IF_NONE_MATCH),
+        h(header::ACCEPT_ENCODING),
+    );
+    let caching = |resp: &mut Response<Body>, etag: &str, immutable: bool| {
+        let hs = resp.headers_mut();
+        hs.insert(header::VARY, HeaderValue::from_static("Accept"));
+        if let Ok(v) = HeaderValue::from_str(&format!("\"{etag}\"")) {
+            hs.insert(header::ETAG, v);
+        }
+        if immutable {
+            hs.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, immutable"),
+            );
+            let expires = chrono::Utc::now() + chrono::Duration::days(365);
+            if let Ok(v) =
+                HeaderValue::from_str(&expires.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+            {
+                hs.insert(header::EXPIRES, v);
+            }
+        }
+    };
+    match served {
+        Served::Ok {
+            body,
+            content_type,
+            etag,
+            immutable,
+            gzip,
+        } => {
+            let mut resp = Response::new(full(body));
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            if gzip {
+                resp.headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            caching(&mut resp, &etag, immutable);
+            Ok(resp)
+        }
+        Served::NotModified { etag, immutable } => {
+            let mut resp = Response::new(full(Bytes::new()));
+            *resp.status_mut() = StatusCode::NOT_MODIFIED;
+            caching(&mut resp, &etag, immutable);
+            Ok(resp)
+        }
+        Served::Redirect(to) => {
+            let mut resp = Response::new(full(Bytes::new()));
+            *resp.status_mut() = StatusCode::MOVED_PERMANENTLY;
+            if let Ok(v) = HeaderValue::from_str(&to) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            Ok(resp)
+        }
+        Served::NotAcceptable(msg) => Err(ApiError::not_acceptable(msg)),
+        Served::NotFound => Err(ApiError::not_found_path()),
+    }
+}
+
 fn text(code: u16, body: String) -> Response<Body> {
     let mut resp = Response::new(full(body));
     *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
@@ -352,6 +423,16 @@ impl Handler {
                         "the server does not allow this method on the requested resource ({} {path})",
                         req.method()
                     )));
+                }
+                if path == "/openapi/v2" || path.starts_with("/openapi/v3") {
+                    if !crate::openapi::service().is_built() {
+                        // The first request generates the documents, off the async workers.
+                        let _ = tokio::task::spawn_blocking(|| {
+                            crate::openapi::service().built();
+                        })
+                        .await;
+                    }
+                    return openapi_response(&req, path, query);
                 }
                 let fmt = negotiate(
                     req.headers()

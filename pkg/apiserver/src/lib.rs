@@ -14,6 +14,7 @@ pub mod fieldmanager;
 pub mod handler;
 pub mod metrics;
 pub mod object;
+pub mod openapi;
 pub mod patch;
 pub mod request;
 pub mod scale;

@@ -1,0 +1,419 @@
+//! OpenAPI definitions (schemas) of the built-in kinds, generated from k8s-openapi's `JsonSchema`
+//! impls (which carry upstream's field descriptions) and completed with what k8s-openapi leaves
+//! out: `x-kubernetes-group-version-kind`, the list kinds, the patch and list metadata extensions
+//! (from a lookup function), and upstream's encoding of `IntOrString` and `Quantity`.
+//!
+//! Definitions are kept in OpenAPI v2 form (`$ref: #/definitions/<name>` with sibling
+//! `description`); [`super::v3`] converts them for OpenAPI v3.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
+use k8s_openapi::schemars::generate::SchemaSettings;
+use k8s_openapi::schemars::{JsonSchema, SchemaGenerator};
+use serde_json::{json, Map, Value};
+
+/// `x-kubernetes-*` extensions of one field of a definition (or, when looked up with an empty
+/// field name, of the definition itself). Empty strings and slices mean "not set".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExtensionSet {
+    /// `x-kubernetes-patch-strategy` (`merge`, `retainKeys`, `merge,retainKeys`).
+    pub patch_strategy: &'static str,
+    /// `x-kubernetes-patch-merge-key`.
+    pub merge_key: &'static str,
+    /// `x-kubernetes-list-type` (`atomic`, `set`, `map`).
+    pub list_type: &'static str,
+    /// `x-kubernetes-list-map-keys`.
+    pub list_map_keys: &'static [&'static str],
+    /// `x-kubernetes-map-type` (`atomic`, `granular`) of a map-typed field.
+    pub map_type: &'static str,
+    /// `structType` of a struct-typed field's type (`atomic`, `granular`): upstream publishes it
+    /// as `x-kubernetes-map-type` on the referenced definition, and so does
+    /// [`apply_extensions`].
+    pub struct_type: &'static str,
+}
+
+impl ExtensionSet {
+    /// Writes the set extensions into `schema`.
+    pub fn apply(&self, schema: &mut Map<String, Value>) {
+        let mut put = |k: &str, v: &str| {
+            if !v.is_empty() {
+                schema.insert(k.to_string(), json!(v));
+            }
+        };
+        put("x-kubernetes-patch-strategy", self.patch_strategy);
+        put("x-kubernetes-patch-merge-key", self.merge_key);
+        put("x-kubernetes-list-type", self.list_type);
+        put("x-kubernetes-map-type", self.map_type);
+        if !self.list_map_keys.is_empty() {
+            schema.insert(
+                "x-kubernetes-list-map-keys".into(),
+                json!(self.list_map_keys),
+            );
+        }
+    }
+}
+
+/// Looks up the extensions of `field` (JSON name) of the definition `definition` (OpenAPI name,
+/// `io.k8s.api.core.v1.PodSpec`); `field == ""` asks for definition-level extensions.
+pub type FieldLookup = fn(&str, &str) -> Option<ExtensionSet>;
+
+/// The protobuf message name of a definition: `io.k8s.api.core.v1.PodSpec` →
+/// `k8s.io.api.core.v1.PodSpec` (for lookups keyed by protobuf names).
+pub fn proto_name(definition: &str) -> Option<String> {
+    let mut parts = definition.splitn(3, '.');
+    let (a, b, rest) = (parts.next()?, parts.next()?, parts.next()?);
+    Some(format!("{b}.{a}.{rest}"))
+}
+
+/// A kind with a definition: what `x-kubernetes-group-version-kind` says about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KindDef {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    /// The definition's name, `io.k8s.api.apps.v1.Deployment`.
+    pub definition: String,
+    /// The list kind's definition, `io.k8s.api.apps.v1.DeploymentList`, for listable kinds.
+    pub list_definition: Option<String>,
+}
+
+/// All definitions of the built-in kinds, by name, plus which kind each top-level one is.
+#[derive(Clone, Debug, Default)]
+pub struct Definitions {
+    pub schemas: BTreeMap<String, Value>,
+    pub kinds: Vec<KindDef>,
+}
+
+impl Definitions {
+    /// The definition of a kind.
+    pub fn kind(&self, group: &str, version: &str, kind: &str) -> Option<&KindDef> {
+        self.kinds
+            .iter()
+            .find(|k| k.group == group && k.version == version && k.kind == kind)
+    }
+}
+
+/// Common definitions every group version refers to.
+pub const DELETE_OPTIONS: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions";
+pub const STATUS: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Status";
+pub const WATCH_EVENT: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.WatchEvent";
+pub const PATCH: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch";
+pub const API_RESOURCE_LIST: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList";
+const LIST_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta";
+const INT_OR_STRING: &str = "io.k8s.apimachinery.pkg.util.intstr.IntOrString";
+const QUANTITY: &str = "io.k8s.apimachinery.pkg.api.resource.Quantity";
+
+/// `#/definitions/<name>`.
+pub fn def_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/definitions/{name}") })
+}
+
+fn generator() -> SchemaGenerator {
+    let mut s = SchemaSettings::draft2020_12();
+    s.definitions_path = "/definitions".into();
+    s.meta_schema = None;
+    s.transforms = Vec::new();
+    SchemaGenerator::new(s)
+}
+
+fn listable<T: k8s_openapi::ListableResource + JsonSchema>(gen: &mut SchemaGenerator) -> KindDef {
+    gen.subschema_for::<T>();
+    let definition = T::schema_name().into_owned();
+    let prefix = definition
+        .rsplit_once('.')
+        .map(|(p, _)| p)
+        .unwrap_or_default();
+    KindDef {
+        group: T::GROUP,
+        version: T::VERSION,
+        kind: T::KIND,
+        list_definition: Some(format!("{prefix}.{}", T::LIST_KIND)),
+        definition,
+    }
+}
+
+fn object<T: k8s_openapi::Resource + JsonSchema>(gen: &mut SchemaGenerator) -> KindDef {
+    gen.subschema_for::<T>();
+    KindDef {
+        group: T::GROUP,
+        version: T::VERSION,
+        kind: T::KIND,
+        definition: T::schema_name().into_owned(),
+        list_definition: None,
+    }
+}
+
+/// Every listable kind a built-in resource of the registry is served as. `registry_kinds_covered`
+/// checks that the registry names no kind missing here.
+macro_rules! listable_kinds {
+    ($gen:ident: $($t:ty),* $(,)?) => { vec![$(listable::<$t>($gen)),*] };
+}
+
+/// Kinds only seen through a subresource (`deployments/scale` is a `Scale`).
+macro_rules! subresource_kinds {
+    ($gen:ident: $($t:ty),* $(,)?) => { vec![$(object::<$t>($gen)),*] };
+}
+
+fn builtin_kinds(gen: &mut SchemaGenerator) -> Vec<KindDef> {
+    let mut kinds = listable_kinds!(gen:
+        api::core::v1::ConfigMap,
+        api::core::v1::Endpoints,
+        api::core::v1::Event,
+        api::core::v1::LimitRange,
+        api::core::v1::Namespace,
+        api::core::v1::Node,
+        api::core::v1::PersistentVolumeClaim,
+        api::core::v1::PersistentVolume,
+        api::core::v1::Pod,
+        api::core::v1::PodTemplate,
+        api::core::v1::ReplicationController,
+        api::core::v1::ResourceQuota,
+        api::core::v1::Secret,
+        api::core::v1::ServiceAccount,
+        api::core::v1::Service,
+        api::apps::v1::ControllerRevision,
+        api::apps::v1::DaemonSet,
+        api::apps::v1::Deployment,
+        api::apps::v1::ReplicaSet,
+        api::apps::v1::StatefulSet,
+        api::autoscaling::v2::HorizontalPodAutoscaler,
+        api::batch::v1::CronJob,
+        api::batch::v1::Job,
+        api::certificates::v1::CertificateSigningRequest,
+        api::networking::v1::IngressClass,
+        api::networking::v1::Ingress,
+        api::networking::v1::IPAddress,
+        api::networking::v1::NetworkPolicy,
+        api::networking::v1::ServiceCIDR,
+        api::policy::v1::PodDisruptionBudget,
+        api::rbac::v1::ClusterRoleBinding,
+        api::rbac::v1::ClusterRole,
+        api::rbac::v1::RoleBinding,
+        api::rbac::v1::Role,
+        api::storage::v1::CSIDriver,
+        api::storage::v1::CSINode,
+        api::storage::v1::CSIStorageCapacity,
+        api::storage::v1::StorageClass,
+        api::storage::v1::VolumeAttachment,
+        api::storage::v1::VolumeAttributesClass,
+        api::admissionregistration::v1::MutatingWebhookConfiguration,
+        api::admissionregistration::v1::ValidatingAdmissionPolicy,
+        api::admissionregistration::v1::ValidatingAdmissionPolicyBinding,
+        api::admissionregistration::v1::ValidatingWebhookConfiguration,
+        api::scheduling::v1::PriorityClass,
+        api::coordination::v1::Lease,
+        api::node::v1::RuntimeClass,
+        api::discovery::v1::EndpointSlice,
+        api::resource::v1::DeviceClass,
+        api::resource::v1::ResourceClaim,
+        api::resource::v1::ResourceClaimTemplate,
+        api::resource::v1::ResourceSlice,
+        api::flowcontrol::v1::FlowSchema,
+        api::flowcontrol::v1::PriorityLevelConfiguration,
+    );
+    kinds.extend(subresource_kinds!(gen:
+        api::autoscaling::v1::Scale,
+        api::policy::v1::Eviction,
+        api::authentication::v1::TokenRequest,
+        api::core::v1::Binding,
+    ));
+    kinds
+}
+
+/// The list definition of `item`: `{apiVersion, items, kind, metadata}`.
+fn list_schema(kind: &KindDef) -> Value {
+    json!({
+        "description": format!("{}List is a list of {} objects.", kind.kind, kind.kind),
+        "type": "object",
+        "properties": {
+            "apiVersion": {
+                "description": "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+                "type": "string",
+            },
+            "items": {
+                "description": format!("The {} objects in the list.", kind.kind),
+                "type": "array",
+                "items": def_ref(&kind.definition),
+            },
+            "kind": {
+                "description": "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+                "type": "string",
+            },
+            "metadata": {
+                "$ref": format!("#/definitions/{LIST_META}"),
+                "description": "Standard list metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+            },
+        },
+        "required": ["items"],
+    })
+}
+
+fn gvk(group: &str, version: &str, kind: &str) -> Value {
+    json!({"group": group, "kind": kind, "version": version})
+}
+
+/// Adds `x-kubernetes-group-version-kind` entries to a definition (keeping existing ones).
+pub fn add_gvk(schema: &mut Value, group: &str, version: &str, kind: &str) {
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
+    let entry = obj
+        .entry("x-kubernetes-group-version-kind")
+        .or_insert_with(|| json!([]));
+    if let Some(list) = entry.as_array_mut() {
+        let new = gvk(group, version, kind);
+        if !list.contains(&new) {
+            list.push(new);
+        }
+    }
+}
+
+/// The definition a property refers to, directly or as its items' type.
+fn referenced(prop: &Value) -> Option<&str> {
+    let r = prop
+        .get("$ref")
+        .or_else(|| prop.get("items").and_then(|i| i.get("$ref")))?;
+    r.as_str()?.strip_prefix("#/definitions/")
+}
+
+/// Applies `lookup` to every property of every definition (and to the definitions themselves).
+pub fn apply_extensions(schemas: &mut BTreeMap<String, Value>, lookup: FieldLookup) {
+    let mut struct_types = Vec::new();
+    for (name, schema) in schemas.iter_mut() {
+        let Some(obj) = schema.as_object_mut() else {
+            continue;
+        };
+        if let Some(ext) = lookup(name, "") {
+            ext.apply(obj);
+        }
+        let Some(props) = obj.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for (field, prop) in props.iter_mut() {
+            let Some(ext) = lookup(name, field) else {
+                continue;
+            };
+            if !ext.struct_type.is_empty() {
+                if let Some(target) = referenced(prop) {
+                    struct_types.push((target.to_string(), ext.struct_type));
+                }
+            }
+            if let Some(p) = prop.as_object_mut() {
+                ext.apply(p);
+            }
+        }
+    }
+    for (target, struct_type) in struct_types {
+        if let Some(obj) = schemas.get_mut(&target).and_then(Value::as_object_mut) {
+            obj.insert("x-kubernetes-map-type".into(), json!(struct_type));
+        }
+    }
+}
+
+/// Builds the definitions of every built-in kind (and everything they refer to), completed with
+/// GVKs, list kinds and the extensions `lookup` gives. `group_versions` are the served group
+/// versions, whose `DeleteOptions` and `WatchEvent` GVKs are published as upstream does.
+pub fn builtin(lookup: FieldLookup, group_versions: &[(&str, &str)]) -> Definitions {
+    let mut gen = generator();
+    let kinds = builtin_kinds(&mut gen);
+    gen.subschema_for::<meta::DeleteOptions>();
+    gen.subschema_for::<meta::Status>();
+    gen.subschema_for::<meta::WatchEvent<api::core::v1::Pod>>();
+    gen.subschema_for::<meta::Patch>();
+    gen.subschema_for::<meta::APIResourceList>();
+    gen.subschema_for::<meta::ListMeta>();
+    let mut schemas: BTreeMap<String, Value> = gen.take_definitions(false).into_iter().collect();
+    for k in &kinds {
+        if let Some(s) = schemas.get_mut(&k.definition) {
+            add_gvk(s, k.group, k.version, k.kind);
+        }
+        if let Some(list) = &k.list_definition {
+            let mut s = list_schema(k);
+            add_gvk(&mut s, k.group, k.version, &format!("{}List", k.kind));
+            schemas.insert(list.clone(), s);
+        }
+    }
+    if let Some(s) = schemas.get_mut(STATUS) {
+        add_gvk(s, "", "v1", "Status");
+    }
+    if let Some(s) = schemas.get_mut(API_RESOURCE_LIST) {
+        add_gvk(s, "", "v1", "APIResourceList");
+    }
+    for (g, v) in group_versions {
+        for (name, kind) in [
+            (DELETE_OPTIONS, "DeleteOptions"),
+            (WATCH_EVENT, "WatchEvent"),
+        ] {
+            if let Some(s) = schemas.get_mut(name) {
+                add_gvk(s, g, v, kind);
+            }
+        }
+    }
+    // Upstream publishes these two as strings in v2 (v3 gets `oneOf`, see `super::v3`).
+    if let Some(s) = schemas
+        .get_mut(INT_OR_STRING)
+        .and_then(Value::as_object_mut)
+    {
+        s.remove("x-kubernetes-int-or-string");
+        s.insert("type".into(), json!("string"));
+        s.insert("format".into(), json!("int-or-string"));
+    }
+    if let Some(s) = schemas.get_mut(QUANTITY).and_then(Value::as_object_mut) {
+        s.remove("x-kubernetes-int-or-string");
+        s.insert("type".into(), json!("string"));
+    }
+    apply_extensions(&mut schemas, lookup);
+    Definitions { schemas, kinds }
+}
+
+/// TEMPORARY: the patch/list metadata of the handful of fields the tests rely on, until the
+/// table in `k3rs_apis::patchmeta` (written on another branch) is wired in through
+/// [`FieldLookup`]. Values as upstream's Go struct tags.
+pub fn temporary_lookup(definition: &str, field: &str) -> Option<ExtensionSet> {
+    const MERGE_BY_NAME: ExtensionSet = ExtensionSet {
+        patch_strategy: "merge",
+        merge_key: "name",
+        list_type: "map",
+        list_map_keys: &["name"],
+        map_type: "",
+        struct_type: "",
+    };
+    Some(match (definition, field) {
+        ("io.k8s.api.core.v1.PodSpec", "containers" | "initContainers")
+        | ("io.k8s.api.core.v1.Container", "env") => MERGE_BY_NAME,
+        ("io.k8s.api.core.v1.PodSpec", "volumes") => ExtensionSet {
+            patch_strategy: "merge,retainKeys",
+            ..MERGE_BY_NAME
+        },
+        ("io.k8s.api.core.v1.Container", "ports") => ExtensionSet {
+            patch_strategy: "merge",
+            merge_key: "containerPort",
+            list_type: "map",
+            list_map_keys: &["containerPort", "protocol"],
+            ..Default::default()
+        },
+        ("io.k8s.api.core.v1.PodSpec", "imagePullSecrets") => ExtensionSet {
+            struct_type: "atomic",
+            ..MERGE_BY_NAME
+        },
+        ("io.k8s.api.apps.v1.DeploymentSpec", "strategy") => ExtensionSet {
+            patch_strategy: "retainKeys",
+            ..Default::default()
+        },
+        ("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "finalizers") => ExtensionSet {
+            patch_strategy: "merge",
+            list_type: "set",
+            ..Default::default()
+        },
+        ("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "ownerReferences") => ExtensionSet {
+            patch_strategy: "merge",
+            merge_key: "uid",
+            list_type: "map",
+            list_map_keys: &["uid"],
+            ..Default::default()
+        },
+        _ => return None,
+    })
+}

@@ -1,0 +1,647 @@
+//! Tests of the generated documents. Upstream's generated specs in the Go module cache
+//! (k8s.io/kubernetes@v1.35.4/api/openapi-spec) are used as oracles when present; nothing from
+//! them is part of the product.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use serde_json::{json, Value};
+
+use super::*;
+
+fn built() -> &'static Built {
+    static B: OnceLock<Built> = OnceLock::new();
+    B.get_or_init(|| build(schemas::temporary_lookup))
+}
+
+fn definitions() -> &'static Definitions {
+    static D: OnceLock<Definitions> = OnceLock::new();
+    D.get_or_init(|| schemas::builtin(schemas::temporary_lookup, &[]))
+}
+
+fn modcache() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("K3RS_GOMODCACHE").or_else(|| std::env::var_os("GOMODCACHE"))
+    {
+        return Some(PathBuf::from(p));
+    }
+    let out = std::process::Command::new("go")
+        .args(["env", "GOMODCACHE"])
+        .output()
+        .ok()?;
+    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (!s.is_empty()).then(|| PathBuf::from(s))
+}
+
+fn upstream_spec_dir() -> Option<PathBuf> {
+    let d = modcache()?.join("k8s.io/kubernetes@v1.35.4/api/openapi-spec");
+    d.is_dir().then_some(d)
+}
+
+fn v3(key: &str) -> Value {
+    serde_json::from_slice(&built().v3[key].bytes).unwrap()
+}
+
+fn v2() -> Value {
+    serde_json::from_slice(&built().v2_json.bytes).unwrap()
+}
+
+#[test]
+fn registry_kinds_covered() {
+    let b = built();
+    let mut missing = Vec::new();
+    for r in registry::builtin() {
+        if definitions().kind(r.group, r.version, r.kind).is_none() {
+            missing.push(format!("{}/{} {}", r.group, r.version, r.kind));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "served kinds without a definition: {missing:?}"
+    );
+    assert_eq!(b.resources.len(), registry::builtin().len());
+    // Every served subresource has a definition too.
+    for r in registry::builtin() {
+        let info = b
+            .resources
+            .iter()
+            .find(|i| i.plural == r.plural && i.group == r.group)
+            .unwrap();
+        let served = r
+            .subresources
+            .iter()
+            .filter(|s| crate::discovery::SERVED_SUBRESOURCES.contains(&s.name))
+            .count();
+        assert_eq!(info.subresources.len(), served, "{}", r.plural);
+    }
+}
+
+#[test]
+fn every_group_version_has_a_document_with_gvk_and_field_validation() {
+    for (g, versions) in registry::groups() {
+        for v in versions {
+            let key = gv_key(g, v);
+            let doc = v3(&key);
+            assert_eq!(doc["openapi"], "3.0.0");
+            for r in registry::builtin()
+                .iter()
+                .filter(|r| r.group == g && r.version == v)
+            {
+                let def = &definitions()
+                    .kind(r.group, r.version, r.kind)
+                    .unwrap()
+                    .definition;
+                let schema = &doc["components"]["schemas"][def];
+                assert_eq!(
+                    schema["x-kubernetes-group-version-kind"],
+                    json!([{"group": g, "kind": r.kind, "version": v}]),
+                    "{def}"
+                );
+                let prefix = paths::gv_prefix(g, v);
+                let scope = if r.namespaced {
+                    "/namespaces/{namespace}"
+                } else {
+                    ""
+                };
+                let item = &doc["paths"][format!("{prefix}{scope}/{}/{{name}}", r.plural)];
+                let patch = &item["patch"];
+                assert_eq!(patch["x-kubernetes-action"], "patch", "{}", r.plural);
+                assert_eq!(
+                    patch["x-kubernetes-group-version-kind"],
+                    json!({"group": g, "kind": r.kind, "version": v})
+                );
+                assert!(patch["parameters"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p["name"] == "fieldValidation" && p["in"] == "query"));
+                assert!(patch["requestBody"]["content"]
+                    .get("application/strategic-merge-patch+json")
+                    .is_some());
+                assert!(
+                    item["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+                        ["$ref"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with(def.as_str())
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn v3_refs_resolve_and_refs_with_siblings_use_all_of() {
+    for key in built().v3.keys() {
+        let doc = v3(key);
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let mut refs = BTreeSet::new();
+        v3::refs(&doc, &mut refs);
+        for r in &refs {
+            assert!(schemas.contains_key(r), "{key}: dangling $ref {r}");
+        }
+        fn no_ref_siblings(v: &Value) {
+            match v {
+                Value::Object(o) => {
+                    if o.contains_key("$ref") {
+                        assert_eq!(o.len(), 1, "$ref with siblings: {v}");
+                    }
+                    o.values().for_each(no_ref_siblings);
+                }
+                Value::Array(a) => a.iter().for_each(no_ref_siblings),
+                _ => {}
+            }
+        }
+        no_ref_siblings(&doc["components"]);
+        assert!(!doc.to_string().contains("#/definitions/"));
+    }
+}
+
+#[test]
+fn deployment_schema_has_descriptions_and_extensions() {
+    let doc = v3("apis/apps/v1");
+    let s = &doc["components"]["schemas"];
+    let strategy = &s["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]["strategy"];
+    assert_eq!(strategy["x-kubernetes-patch-strategy"], "retainKeys");
+    assert_eq!(
+        strategy["allOf"][0]["$ref"],
+        "#/components/schemas/io.k8s.api.apps.v1.DeploymentStrategy"
+    );
+    assert!(strategy["description"]
+        .as_str()
+        .unwrap()
+        .contains("replace existing pods"));
+    let containers = &s["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"];
+    assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
+    assert_eq!(containers["x-kubernetes-list-map-keys"], json!(["name"]));
+    assert_eq!(
+        s["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]["oneOf"],
+        json!([{"type": "integer"}, {"type": "string"}])
+    );
+    let v2 = v2();
+    assert_eq!(
+        v2["definitions"]["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]["format"],
+        "int-or-string"
+    );
+    assert_eq!(
+        v2["definitions"]["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]["strategy"]["$ref"],
+        "#/definitions/io.k8s.api.apps.v1.DeploymentStrategy"
+    );
+    assert_eq!(
+        v2["definitions"]["io.k8s.api.apps.v1.DeploymentList"]["x-kubernetes-group-version-kind"],
+        json!([{"group": "apps", "kind": "DeploymentList", "version": "v1"}])
+    );
+}
+
+/// Property names and types of a schema (v3 form): `name -> type, or $ref target`.
+fn shape(schema: &Value) -> BTreeMap<String, String> {
+    fn ty(p: &Value) -> String {
+        if let Some(r) = p["$ref"].as_str().or(p["allOf"][0]["$ref"].as_str()) {
+            return r.rsplit('/').next().unwrap_or_default().to_string();
+        }
+        match p["type"].as_str() {
+            Some("array") => format!("[]{}", ty(&p["items"])),
+            Some("object") if p.get("additionalProperties").is_some() => {
+                format!("map[{}]", ty(&p["additionalProperties"]))
+            }
+            Some(t) => t.to_string(),
+            None => String::new(),
+        }
+    }
+    schema["properties"]
+        .as_object()
+        .map(|props| props.iter().map(|(k, v)| (k.clone(), ty(v))).collect())
+        .unwrap_or_default()
+}
+
+/// Upstream's v3 document of every served group version against ours: every definition our
+/// served kinds reach upstream exists in ours with the same properties and types, top-level
+/// kinds carry the same GVK, and every upstream path of a served resource exists with the same
+/// methods.
+#[test]
+fn upstream_v3_oracle() {
+    let Some(dir) = upstream_spec_dir() else {
+        eprintln!("SKIP: no k8s.io/kubernetes@v1.35.4 in the Go module cache");
+        return;
+    };
+    let b = built();
+    let served_sub: Vec<&str> = crate::discovery::SERVED_SUBRESOURCES.to_vec();
+    let mut compared = 0;
+    for key in b.v3.keys() {
+        let file = dir
+            .join("v3")
+            .join(format!("{}_openapi.json", key.replace('/', "__")));
+        let upstream: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let ours = v3(key);
+        let us = upstream["components"]["schemas"].as_object().unwrap();
+        let os = ours["components"]["schemas"].as_object().unwrap();
+        let upstream_defs: BTreeMap<String, Value> =
+            us.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let roots: BTreeSet<String> = b
+            .resources
+            .iter()
+            .filter(|r| gv_key(&r.group, &r.version) == *key)
+            .flat_map(|r| [r.definition.clone(), r.list_definition.clone()])
+            .collect();
+        for name in v3::closure(roots.clone(), &upstream_defs) {
+            let o = os
+                .get(&name)
+                .unwrap_or_else(|| panic!("{key}: missing definition {name}"));
+            let u = &us[&name];
+            assert_eq!(shape(o), shape(u), "{key}: properties of {name}");
+            assert_eq!(o["type"], u["type"], "{key}: type of {name}");
+            if roots.contains(&name) {
+                assert_eq!(
+                    o["x-kubernetes-group-version-kind"], u["x-kubernetes-group-version-kind"],
+                    "{key}: GVK of {name}"
+                );
+            }
+            compared += 1;
+        }
+        // Paths of served resources and subresources.
+        let prefix = key
+            .strip_prefix("apis/")
+            .map(|p| format!("/apis/{p}"))
+            .unwrap_or_else(|| format!("/{key}"));
+        for (path, item) in upstream["paths"].as_object().unwrap() {
+            let rest = path.strip_prefix(&prefix).unwrap_or_default();
+            let segs: Vec<&str> = rest
+                .split('/')
+                .filter(|s| !s.is_empty() && *s != "watch")
+                .collect();
+            let segs: &[&str] = if segs.first() == Some(&"namespaces") && segs.len() > 2 {
+                &segs[2..]
+            } else {
+                &segs[..]
+            };
+            let Some(plural) = segs.first() else { continue };
+            let Some(r) = b
+                .resources
+                .iter()
+                .find(|r| gv_key(&r.group, &r.version) == *key && r.plural == *plural)
+            else {
+                continue;
+            };
+            if let Some(sub) = segs.get(2) {
+                if !served_sub.contains(sub) || !r.subresources.iter().any(|s| s.name == *sub) {
+                    continue;
+                }
+            }
+            let mine = ours["paths"]
+                .get(path)
+                .unwrap_or_else(|| panic!("{key}: missing path {path}"));
+            for m in ["get", "put", "post", "patch", "delete"] {
+                assert_eq!(
+                    mine.get(m).is_some(),
+                    item.get(m).is_some(),
+                    "{key}: {m} {path}"
+                );
+                if let (Some(a), Some(b)) = (mine.get(m), item.get(m)) {
+                    assert_eq!(
+                        a["x-kubernetes-action"], b["x-kubernetes-action"],
+                        "{m} {path}"
+                    );
+                    assert_eq!(
+                        a["x-kubernetes-group-version-kind"], b["x-kubernetes-group-version-kind"],
+                        "{m} {path}"
+                    );
+                    assert_eq!(a["operationId"], b["operationId"], "{m} {path}");
+                }
+            }
+        }
+    }
+    assert!(compared > 500, "compared only {compared} definitions");
+}
+
+/// The v2 document against upstream's swagger.json: same definitions (properties, types) for
+/// everything our served kinds reach.
+#[test]
+fn upstream_v2_oracle() {
+    let Some(dir) = upstream_spec_dir() else {
+        eprintln!("SKIP: no k8s.io/kubernetes@v1.35.4 in the Go module cache");
+        return;
+    };
+    let upstream: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("swagger.json")).unwrap()).unwrap();
+    let ours = v2();
+    let ud: BTreeMap<String, Value> = upstream["definitions"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let roots: BTreeSet<String> = built()
+        .resources
+        .iter()
+        .flat_map(|r| [r.definition.clone(), r.list_definition.clone()])
+        .collect();
+    for name in v3::closure(roots, &ud) {
+        let o = &ours["definitions"][&name];
+        assert!(o.is_object(), "missing definition {name}");
+        let conv = |v: &Value| shape(&v3::schema(v));
+        assert_eq!(conv(o), conv(&ud[&name]), "properties of {name}");
+        assert_eq!(o["type"], ud[&name]["type"], "type of {name}");
+    }
+}
+
+/// Every `x-kubernetes-*` patch/list extension we publish is upstream's, on the same property or
+/// definition. (Coverage is reported, not required: the temporary lookup knows few fields.)
+#[test]
+fn extensions_agree_with_upstream() {
+    let Some(dir) = upstream_spec_dir() else {
+        eprintln!("SKIP: no k8s.io/kubernetes@v1.35.4 in the Go module cache");
+        return;
+    };
+    let upstream: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("swagger.json")).unwrap()).unwrap();
+    let ours = v2();
+    let exts = |v: &Value| -> BTreeMap<String, Value> {
+        v.as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| {
+                k.starts_with("x-kubernetes-") && *k != "x-kubernetes-group-version-kind"
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let (mut ours_count, mut upstream_count) = (0, 0);
+    for (name, def) in ours["definitions"].as_object().unwrap() {
+        let udef = &upstream["definitions"][name];
+        let mine = exts(def);
+        for (k, v) in &mine {
+            assert_eq!(&udef[k], v, "{name}: {k}");
+        }
+        ours_count += mine.len();
+        upstream_count += exts(udef).len();
+        for (field, prop) in def["properties"].as_object().into_iter().flatten() {
+            let uprop = &udef["properties"][field];
+            let mine = exts(prop);
+            for (k, v) in &mine {
+                assert_eq!(&uprop[k], v, "{name}.{field}: {k}");
+            }
+            ours_count += mine.len();
+            upstream_count += exts(uprop).len();
+        }
+    }
+    assert!(ours_count > 0);
+    eprintln!("patch/list extensions: {ours_count} published, upstream has {upstream_count} on the same definitions");
+}
+
+#[test]
+fn proto_names() {
+    assert_eq!(
+        schemas::proto_name("io.k8s.api.core.v1.PodSpec").as_deref(),
+        Some("k8s.io.api.core.v1.PodSpec")
+    );
+    assert_eq!(
+        schemas::proto_name("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta").as_deref(),
+        Some("k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta")
+    );
+    assert_eq!(schemas::proto_name("Foo"), None);
+}
+
+#[test]
+fn serving_etags_hashes_and_negotiation() {
+    let api = OpenApi::new(schemas::temporary_lookup);
+    let index = match api.serve("/openapi/v3", None, Some("application/json"), None, None) {
+        Served::Ok { body, .. } => serde_json::from_slice::<Value>(&body).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    let url = index["paths"]["apis/apps/v1"]["serverRelativeURL"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (path, hash) = url.split_once("?hash=").unwrap();
+    assert_eq!(path, "/openapi/v3/apis/apps/v1");
+    assert_eq!(hash.len(), 128);
+    let etag = match api.serve(path, Some(hash), Some("application/json"), None, None) {
+        Served::Ok {
+            immutable,
+            etag,
+            content_type,
+            ..
+        } => {
+            assert!(immutable);
+            assert_eq!(content_type, "application/json");
+            etag
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(etag, hash);
+    assert!(matches!(
+        api.serve(path, None, None, Some(&format!("\"{etag}\"")), None),
+        Served::NotModified {
+            immutable: false,
+            ..
+        }
+    ));
+    assert!(matches!(
+        api.serve(
+            path,
+            Some(hash),
+            None,
+            Some(&format!("W/\"x\", \"{etag}\"")),
+            None
+        ),
+        Served::NotModified {
+            immutable: true,
+            ..
+        }
+    ));
+    match api.serve(path, Some("0123"), None, None, None) {
+        Served::Redirect(to) => assert_eq!(to, url),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        api.serve(
+            path,
+            None,
+            Some("application/com.github.proto-openapi.spec.v3@v1.0+protobuf"),
+            None,
+            None
+        ),
+        Served::NotAcceptable(_)
+    ));
+    assert!(matches!(
+        api.serve("/openapi/v3/apis/nope/v1", None, None, None, None),
+        Served::NotFound
+    ));
+    match api.serve("/openapi/v2", None, Some(V2_PROTOBUF), None, None) {
+        Served::Ok {
+            content_type, body, ..
+        } => {
+            assert_eq!(content_type, V2_PROTOBUF_REPLY);
+            assert_eq!(body, api.built().v2_protobuf.bytes);
+        }
+        other => panic!("{other:?}"),
+    }
+    match api.serve(
+        "/openapi/v2",
+        None,
+        Some("application/json, */*"),
+        None,
+        None,
+    ) {
+        Served::Ok { content_type, .. } => assert_eq!(content_type, "application/json"),
+        other => panic!("{other:?}"),
+    }
+    // Large documents are gzipped for clients that take it; small ones are not.
+    match api.serve("/openapi/v2", None, None, None, Some("gzip, deflate")) {
+        Served::Ok { gzip, body, .. } => {
+            assert!(gzip);
+            use std::io::Read;
+            let mut plain = Vec::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut plain)
+                .unwrap();
+            assert_eq!(plain, api.built().v2_json.bytes);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        api.serve("/openapi/v2", None, None, None, Some("gzip;q=0, identity")),
+        Served::Ok { gzip: false, .. }
+    ));
+    assert!(matches!(
+        api.serve("/openapi/v3", None, None, None, Some("gzip")),
+        Served::Ok { gzip: false, .. }
+    ));
+    assert!(matches!(
+        api.serve("/openapi/v2", None, Some("text/html"), None, None),
+        Served::NotAcceptable(_)
+    ));
+    // Group versions added at run time show up in the index.
+    api.set_group_version(
+        "apis/example.com/v1",
+        &json!({"openapi": "3.0.0", "paths": {}}),
+    );
+    let index = match api.serve("/openapi/v3", None, None, None, None) {
+        Served::Ok { body, .. } => serde_json::from_slice::<Value>(&body).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert!(index["paths"]["apis/example.com/v1"]["serverRelativeURL"].is_string());
+    api.remove_group_version("apis/example.com/v1");
+    assert!(matches!(
+        api.serve("/openapi/v3/apis/example.com/v1", None, None, None, None),
+        Served::NotFound
+    ));
+}
+
+/// Decodes our protobuf with gnostic's real schema (from the Go module cache) and checks it holds
+/// what the JSON holds.
+#[test]
+fn v2_protobuf_decodes_with_gnostic_schema() {
+    use prost_reflect::{DescriptorPool, DynamicMessage, Value as PV};
+    let Some(cache) = modcache() else {
+        eprintln!("SKIP: no Go module cache");
+        return;
+    };
+    let dir = cache.join("github.com/google/gnostic-models@v0.7.0");
+    if !dir.is_dir() {
+        eprintln!("SKIP: no gnostic-models@v0.7.0 in the Go module cache");
+        return;
+    }
+    let fds = protox::compile(["openapiv2/OpenAPIv2.proto"], [&dir]).unwrap();
+    let pool = DescriptorPool::from_file_descriptor_set(fds).unwrap();
+    let desc = pool.get_message_by_name("openapi.v2.Document").unwrap();
+    let msg = DynamicMessage::decode(desc, built().v2_protobuf.bytes.clone()).unwrap();
+    let json = v2();
+    assert_eq!(
+        msg.get_field_by_name("swagger").unwrap().as_str(),
+        Some("2.0")
+    );
+    let defs = msg.get_field_by_name("definitions").unwrap();
+    let defs = defs
+        .as_message()
+        .unwrap()
+        .get_field_by_name("additional_properties")
+        .unwrap();
+    let defs = defs.as_list().unwrap();
+    assert_eq!(defs.len(), json["definitions"].as_object().unwrap().len());
+    let find = |list: &[PV], name: &str| -> DynamicMessage {
+        list.iter()
+            .map(|v| v.as_message().unwrap().clone())
+            .find(|m| m.get_field_by_name("name").unwrap().as_str() == Some(name))
+            .unwrap()
+            .get_field_by_name("value")
+            .unwrap()
+            .as_message()
+            .unwrap()
+            .clone()
+    };
+    let deploy = find(defs, "io.k8s.api.apps.v1.Deployment");
+    let ext = deploy.get_field_by_name("vendor_extension").unwrap();
+    let ext = ext.as_list().unwrap()[0].as_message().unwrap().clone();
+    assert_eq!(
+        ext.get_field_by_name("name").unwrap().as_str(),
+        Some("x-kubernetes-group-version-kind")
+    );
+    let yaml = ext.get_field_by_name("value").unwrap();
+    let yaml = yaml
+        .as_message()
+        .unwrap()
+        .get_field_by_name("yaml")
+        .unwrap();
+    let parsed: Value = serde_yaml::from_str(yaml.as_str().unwrap()).unwrap();
+    assert_eq!(
+        parsed,
+        json!([{"group": "apps", "kind": "Deployment", "version": "v1"}])
+    );
+    // The PATCH of a deployment has the fieldValidation query parameter.
+    let paths = msg.get_field_by_name("paths").unwrap();
+    let paths = paths
+        .as_message()
+        .unwrap()
+        .get_field_by_name("path")
+        .unwrap();
+    let item = find(
+        paths.as_list().unwrap(),
+        "/apis/apps/v1/namespaces/{namespace}/deployments/{name}",
+    );
+    let patch = item.get_field_by_name("patch").unwrap();
+    let params = patch
+        .as_message()
+        .unwrap()
+        .get_field_by_name("parameters")
+        .unwrap();
+    let names: Vec<String> = params
+        .as_list()
+        .unwrap()
+        .iter()
+        .filter_map(|p| {
+            let p = p.as_message()?.get_field_by_name("parameter")?;
+            let nb = p.as_message()?.get_field_by_name("non_body_parameter")?;
+            let q = nb
+                .as_message()?
+                .get_field_by_name("query_parameter_sub_schema")?;
+            let n = q.as_message()?.get_field_by_name("name")?;
+            n.as_str().map(str::to_string)
+        })
+        .collect();
+    assert!(names.contains(&"fieldValidation".to_string()), "{names:?}");
+    // Re-encoding the decoded message gives the same bytes (nothing unknown was written).
+    use prost::Message;
+    assert_eq!(msg.encode_to_vec().len(), built().v2_protobuf.bytes.len());
+}
+
+/// Prints sizes and generation time (`cargo test -p k3rs-apiserver --lib openapi::tests::sizes -- --nocapture`).
+#[test]
+fn sizes() {
+    let b = build(schemas::temporary_lookup);
+    eprintln!(
+        "generation: {:?}; {} definitions, {} paths; v2 JSON {} bytes, v2 protobuf {} bytes",
+        b.stats.elapsed,
+        b.stats.definitions,
+        b.stats.paths,
+        b.v2_json.bytes.len(),
+        b.v2_protobuf.bytes.len()
+    );
+    let mut total = 0;
+    for (k, d) in &b.v3 {
+        eprintln!("v3 {k}: {} bytes", d.bytes.len());
+        total += d.bytes.len();
+    }
+    eprintln!("v3 total: {total} bytes");
+    assert!(b.v2_json.bytes.len() > 100_000);
+}
