@@ -56,7 +56,8 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 /// embed `TypeMeta` (kinds, whose JSON objects carry `apiVersion` and `kind`). Read from the Go
 /// struct tags next to each `generated.proto`; one line per fact:
 /// `<proto message>\t<proto field>\t<json name>` (empty json name = inline),
-/// `<proto message>\t<proto field>\t@ptr` (a Go pointer: written only when set) or
+/// `<proto message>\t<proto field>\t@ptr` (a Go pointer: written only when set),
+/// `<proto message>\t<proto field>\t@keep` (no `omitempty`: Go's JSON shows its zero value) or
 /// `<proto message>\t\t@typemeta`.
 fn json_facts(proto: &Path, out: &mut String) {
     let Ok(text) = std::fs::read_to_string(proto) else {
@@ -150,6 +151,8 @@ fn json_facts(proto: &Path, out: &mut String) {
                 .is_some_and(|ty| ty.starts_with('*'))
             {
                 out.push_str(&format!("{pkg}.{msg}\t{pname}\t@ptr\n"));
+            } else if !json_tag.contains(",omitempty") && !json_tag.contains(",inline") {
+                out.push_str(&format!("{pkg}.{msg}\t{pname}\t@keep\n"));
             }
             let jname = json_tag.split(',').next().unwrap_or("");
             if jname == "-" {

@@ -66,6 +66,8 @@ struct FieldInfo {
     json: Option<String>,
     /// A Go pointer field: written only when set. Other non-repeated fields are always written.
     ptr: bool,
+    /// A non-pointer field without `omitempty`: its zero value shows in JSON.
+    keep: bool,
 }
 
 struct MsgInfo {
@@ -91,6 +93,7 @@ fn schema() -> Option<&'static Schema> {
             let pool = DescriptorPool::decode(DESCRIPTORS).ok()?;
             let mut renamed: HashMap<(&str, &str), Option<&str>> = HashMap::new();
             let mut ptrs: HashSet<(&str, &str)> = HashSet::new();
+            let mut keeps: HashSet<(&str, &str)> = HashSet::new();
             let mut typemeta: HashSet<&str> = HashSet::new();
             for line in JSON_FACTS.lines() {
                 let mut it = line.split('\t');
@@ -103,6 +106,9 @@ fn schema() -> Option<&'static Schema> {
                     }
                     "@ptr" => {
                         ptrs.insert((msg, field));
+                    }
+                    "@keep" => {
+                        keeps.insert((msg, field));
                     }
                     "" => {
                         renamed.insert((msg, field), None);
@@ -125,7 +131,13 @@ fn schema() -> Option<&'static Schema> {
                             None => Some(fd.name().to_string()),
                         };
                         let ptr = ptrs.contains(&key);
-                        FieldInfo { fd, json, ptr }
+                        let keep = keeps.contains(&key);
+                        FieldInfo {
+                            fd,
+                            json,
+                            ptr,
+                            keep,
+                        }
                     })
                     .collect();
                 fields.sort_by_key(|f| f.fd.number());
@@ -453,11 +465,16 @@ fn fields_to_json(m: &DynamicMessage, info: &MsgInfo, out: &mut Map<String, Valu
             continue;
         };
         let v = value_to_json(&v);
-        // Go's protobuf encoding writes every non-pointer string, empty or not; upstream's JSON
-        // omits empty ones (omitempty), and so do we.
-        let empty_string =
-            v.as_str().is_some_and(str::is_empty) && !f.fd.is_list() && !f.fd.is_map();
-        if !v.is_null() && !empty_string {
+        // Go's protobuf encoding writes every non-pointer field, zero or not; upstream's JSON
+        // omits the zero ones marked omitempty, and so do we.
+        let zero = match &v {
+            Value::String(s) => s.is_empty(),
+            Value::Bool(b) => !b,
+            Value::Number(n) => n.as_f64() == Some(0.0),
+            _ => false,
+        };
+        let omit = zero && !f.ptr && !f.keep && !f.fd.is_list() && !f.fd.is_map();
+        if !v.is_null() && !omit {
             out.insert(key.clone(), v);
         }
     }
@@ -1046,6 +1063,99 @@ fn prune_value(d: &MessageDescriptor, v: &mut Value, path: &str, unknown: &mut V
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Samples for tests.
+
+/// A JSON object of the given kind with every field of its schema set to a non-empty value
+/// (recursive types are cut where a message repeats on the path). For tests that must cover
+/// every field of every kind, e.g. comparing this encoder with upstream's.
+pub fn sample(api_version: &str, kind: &str) -> Option<Value> {
+    let desc = message_for(api_version, kind)?;
+    let mut stack = Vec::new();
+    let mut v = sample_message(&desc, &mut stack, 0);
+    if let Value::Object(m) = &mut v {
+        m.insert("apiVersion".into(), json!(api_version));
+        m.insert("kind".into(), json!(kind));
+    }
+    Some(v)
+}
+
+fn sample_message(d: &MessageDescriptor, stack: &mut Vec<String>, n: usize) -> Value {
+    let Some(info) = info(d) else {
+        return json!({});
+    };
+    match info.special {
+        Some(Special::Time) => return json!("2024-05-06T07:08:09Z"),
+        Some(Special::MicroTime) => return json!("2024-05-06T07:08:09.123456Z"),
+        Some(Special::Duration) => return json!("1m30s"),
+        Some(Special::IntOrString) => {
+            return if n % 2 == 0 {
+                json!(8080)
+            } else {
+                json!("http")
+            }
+        }
+        Some(Special::Quantity) => return json!(if n % 2 == 0 { "250m" } else { "64Mi" }),
+        Some(Special::Raw("Raw")) => return json!({"f:metadata": {"f:name": {}}}),
+        Some(Special::Raw(_)) => return json!({"any": ["json", 1]}),
+        Some(Special::StringList) => return json!(["x", "y"]),
+        None => {}
+    }
+    stack.push(d.full_name().to_string());
+    let mut out = Map::new();
+    sample_fields(info, stack, &mut out);
+    stack.pop();
+    Value::Object(out)
+}
+
+fn sample_fields(info: &MsgInfo, stack: &mut Vec<String>, out: &mut Map<String, Value>) {
+    for (i, f) in info.fields.iter().enumerate() {
+        let Some(key) = &f.json else {
+            if let Some(inner) = f.fd.kind().as_message().and_then(info_of) {
+                sample_fields(inner, stack, out);
+            }
+            continue;
+        };
+        let one = |kind: Kind, stack: &mut Vec<String>| -> Option<Value> {
+            Some(match kind {
+                Kind::Message(d) => {
+                    if stack.iter().any(|s| s == d.full_name()) {
+                        return None;
+                    }
+                    sample_message(&d, stack, i)
+                }
+                Kind::String => json!(format!("{key}-{i}")),
+                Kind::Bytes => json!(base64::engine::general_purpose::STANDARD.encode(key)),
+                Kind::Bool => json!(true),
+                Kind::Double | Kind::Float => json!(1.5),
+                Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => json!(4_000_000_000i64 + i as i64),
+                Kind::Uint32 | Kind::Uint64 | Kind::Fixed32 | Kind::Fixed64 => json!(i + 1),
+                _ => json!(i as i64 + 1),
+            })
+        };
+        let v = if f.fd.is_map() {
+            let Some(entry) = f.fd.kind().as_message().cloned() else {
+                continue;
+            };
+            let Some(v) = one(entry.map_entry_value_field().kind(), stack) else {
+                continue;
+            };
+            json!({"k2": v.clone(), "k1": v})
+        } else if f.fd.is_list() {
+            match one(f.fd.kind(), stack) {
+                Some(v) => json!([v]),
+                None => continue,
+            }
+        } else {
+            match one(f.fd.kind(), stack) {
+                Some(v) => v,
+                None => continue,
+            }
+        };
+        out.insert(key.clone(), v);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1193,6 +1303,213 @@ mod tests {
             b"k8s\0\x0a\x02\x12\x00",
         ] {
             assert!(decode(bad).is_err());
+        }
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    /// Byte strings produced by upstream's Go protobuf serializer (k8s.io/apimachinery v0.35.4)
+    /// for the same JSON, with `cmd/k3rs/tests/clientgo encode`.
+    #[test]
+    fn encodes_byte_for_byte_as_upstream() {
+        if !available() {
+            return;
+        }
+        let cases = [
+            (
+                json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm","namespace":"default","labels":{"b":"2","a":"1"}},"data":{"k":"v","a":""}}),
+                "6b3873000a0f0a0276311209436f6e6669674d6170123a0a290a02636d12001a0764656661756c7422002a003200380042005a060a01611201315a060a016212013212050a0161120012060a016b1201761a002200",
+            ),
+            (
+                json!({"apiVersion":"v1","kind":"Status","status":"Failure","message":"pods \"x\" not found","reason":"NotFound","details":{"name":"x","kind":"pods"},"code":404,"metadata":{}}),
+                "6b3873000a0c0a027631120653746174757312430a060a0012001a0012074661696c7572651a12706f647320227822206e6f7420666f756e6422084e6f74466f756e642a0f0a017812001a04706f6473280032003094031a002200",
+            ),
+            (
+                json!({"apiVersion":"v1","kind":"PodList","metadata":{"resourceVersion":"7"},"items":[{"metadata":{"name":"a"},"spec":{"containers":[{"name":"c","image":"i"}]}}]}),
+                "6b3873000a0d0a0276311207506f644c697374126d0a070a001201371a0012620a110a016112001a0022002a003200380042001238121a0a01631201692a0042006a007200800100880100900100a201001a00320042004a0052005800600068008201008a01009a0100c201001a130a001a0022002a0032004a005a0072008801001a002200",
+            ),
+            (
+                json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"ns","uid":"0b5c3e6e-1111-2222-3333-444455556666","resourceVersion":"42","creationTimestamp":"2024-05-06T07:08:09Z"},"spec":{"containers":[{"name":"c","image":"busybox","ports":[{"containerPort":80,"protocol":"TCP"}],"resources":{"requests":{"cpu":"250m","memory":"64Mi"}},"readinessProbe":{"httpGet":{"path":"/","port":"http"},"initialDelaySeconds":3},"env":[{"name":"X","valueFrom":{"secretKeyRef":{"name":"s","key":"k"}}}]}],"terminationGracePeriodSeconds":30,"volumes":[{"name":"v","emptyDir":{}}]},"status":{"phase":"Pending"}}),
+                "6b3873000a090a0276311203506f641294020a410a017012001a026e7322002a2430623563336536652d313131312d323232322d333333332d343434343535353536363636320234323800420808d983e2b106100012b2010a090a0176120412020a001286010a0163120762757379626f782a00320d0a001000185022035443502a003a110a015812001a0a22080a030a017312016b4221120d0a0363707512060a043235306d12100a066d656d6f727912060a0436344d695a210a1512130a012f120a080110001a04687474701a002200100318002000280030006a007200800100880100900100a201001a00201e320042004a0052005800600068008201008a01009a0100c201001a1a0a0750656e64696e671a0022002a0032004a005a0072008801001a002200",
+            ),
+        ];
+        for (obj, want) in cases {
+            let got = encode(&obj).unwrap();
+            assert_eq!(hex(&got), want, "{}", obj["kind"]);
+            // And back: what upstream wrote decodes to the object (Go's empty strings and zero
+            // numbers aside, which its JSON omits too).
+            let back = decode(&got).unwrap();
+            assert_eq!(back["metadata"]["name"], obj["metadata"]["name"]);
+        }
+        let pod = decode(&encode(&json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","readinessProbe":{"httpGet":{"path":"/","port":"http"}},"env":[{"name":"X","valueFrom":{"secretKeyRef":{"name":"s","key":"k"}}}]}],"volumes":[{"name":"v","emptyDir":{}}]}})).unwrap()).unwrap();
+        let c = &pod["spec"]["containers"][0];
+        assert_eq!(
+            c["readinessProbe"]["httpGet"]["port"], "http",
+            "inline ProbeHandler: {c}"
+        );
+        assert_eq!(c["env"][0]["valueFrom"]["secretKeyRef"]["name"], "s");
+        assert_eq!(
+            pod["spec"]["volumes"][0],
+            json!({"name": "v", "emptyDir": {}})
+        );
+    }
+
+    /// decode(encode(x)) == x for an object of every served kind (and of its subresources'
+    /// kinds) with every field of its schema set.
+    #[test]
+    fn every_kind_round_trips_with_every_field_set() {
+        if !available() {
+            return;
+        }
+        let mut kinds: Vec<(String, String)> = Vec::new();
+        for r in crate::registry::builtin() {
+            kinds.push((r.api_version(), r.kind.to_string()));
+            kinds.push((r.api_version(), format!("{}List", r.kind)));
+            for s in r.subresources {
+                if !s.kind.is_empty() && !s.version.is_empty() {
+                    let av = if s.group.is_empty() {
+                        s.version.to_string()
+                    } else {
+                        format!("{}/{}", s.group, s.version)
+                    };
+                    kinds.push((av, s.kind.to_string()));
+                }
+            }
+        }
+        kinds.push(("v1".into(), "Status".into()));
+        kinds.push(("meta.k8s.io/v1".into(), "PartialObjectMetadata".into()));
+        kinds.push(("meta.k8s.io/v1".into(), "PartialObjectMetadataList".into()));
+        for (av, kind) in kinds {
+            assert!(
+                has_message(&av, &kind),
+                "no protobuf message for {av} {kind}"
+            );
+            let obj = sample(&av, &kind).unwrap();
+            let bytes = encode(&obj).unwrap_or_else(|e| panic!("{av} {kind}: {e}"));
+            let back = decode(&bytes).unwrap_or_else(|e| panic!("{av} {kind}: {e}"));
+            assert_eq!(back, obj, "{av} {kind} does not round-trip");
+            // Nothing in a sample is unknown to the schema.
+            let mut copy = obj.clone();
+            assert_eq!(
+                prune_unknown(&av, &kind, &mut copy),
+                Some(vec![]),
+                "{av} {kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn watch_frames_are_length_prefixed_watch_events() {
+        if !available() {
+            return;
+        }
+        let obj = json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm","resourceVersion":"5"},"data":{"a":"b"}});
+        let frame = encode_watch_frame(&json!({"type": "ADDED", "object": obj})).unwrap();
+        let len = u32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
+        assert_eq!(len, frame.len() - 4);
+        // WatchEvent{type=1: "ADDED", object=2: RawExtension{raw=1: <envelope>}}.
+        assert_eq!(&frame[4..11], b"\x0a\x05ADDED");
+        let inner = encode(&obj).unwrap();
+        assert!(frame.ends_with(&inner));
+        let ev = decode_watch_event(&frame[4..]).unwrap();
+        assert_eq!(ev, json!({"type": "ADDED", "object": obj}));
+        let status = json!({"apiVersion":"v1","kind":"Status","status":"Failure","code":410,"reason":"Expired","message":"too old resource version: 1 (5)","metadata":{}});
+        let frame = encode_watch_frame(&json!({"type": "ERROR", "object": status})).unwrap();
+        let ev = decode_watch_event(&frame[4..]).unwrap();
+        assert_eq!(ev["object"]["code"], 410);
+        assert_eq!(ev["object"]["reason"], "Expired");
+    }
+
+    #[test]
+    fn encoding_errors_are_errors_not_panics() {
+        if !available() {
+            return;
+        }
+        for bad in [
+            json!({"kind": "Nope", "apiVersion": "v1"}),
+            json!({"apiVersion": "v1"}),
+            json!({"apiVersion":"v1","kind":"ConfigMap","metadata":"x"}),
+            json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"generation":"1"}}),
+            json!({"apiVersion":"v1","kind":"Pod","spec":{"containers":[{"ports":[{"containerPort":4294967296i64}]}]}}),
+            json!({"apiVersion":"v1","kind":"Pod","metadata":{"creationTimestamp":"yesterday"}}),
+            json!({"apiVersion":"v1","kind":"Secret","data":{"a":"%%%"}}),
+            json!({"apiVersion":"v1","kind":"Service","spec":{"ports":[{"targetPort":true}]}}),
+        ] {
+            assert!(encode(&bad).is_err(), "{bad}");
+        }
+        // Unknown fields are left out, as upstream's typed decoding drops them.
+        let b = encode(&json!({"apiVersion":"v1","kind":"ConfigMap","bogus":1,"data":{"a":"b"}}))
+            .unwrap();
+        assert_eq!(
+            decode(&b).unwrap(),
+            json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{},"data":{"a":"b"}})
+        );
+    }
+
+    #[test]
+    fn prunes_unknown_fields_with_upstream_paths() {
+        if !available() {
+            return;
+        }
+        let mut pod = json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","bogus":1,"labels":{"any":"x"}},
+            "spec":{"foo":true,"containers":[{"name":"c","image":"i","readinessProbe":{"exec":{"command":["x"]},"nope":1}},{"name":"d","extra":{}}]},
+            "status":{}, "topLevel": 1});
+        let unknown = prune_unknown("v1", "Pod", &mut pod).unwrap();
+        assert_eq!(
+            unknown,
+            vec![
+                "metadata.bogus",
+                "spec.foo",
+                "spec.containers[0].readinessProbe.nope",
+                "spec.containers[1].extra",
+                "topLevel"
+            ]
+        );
+        assert_eq!(
+            pod,
+            json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":{"any":"x"}},
+                "spec":{"containers":[{"name":"c","image":"i","readinessProbe":{"exec":{"command":["x"]}}},{"name":"d"}]},"status":{}})
+        );
+        // Raw JSON (RawExtension) and maps are open; renamed fields use their JSON name.
+        let mut cr = json!({"apiVersion":"apps/v1","kind":"ControllerRevision","data":{"whatever":{"x":1}},"revision":1});
+        assert_eq!(
+            prune_unknown("apps/v1", "ControllerRevision", &mut cr),
+            Some(vec![])
+        );
+        let mut ic = json!({"apiVersion":"networking.k8s.io/v1","kind":"IngressClass","spec":{"parameters":{"apiGroup":"g","kind":"k","name":"n","aPIGroup":"x"}}});
+        assert_eq!(
+            prune_unknown("networking.k8s.io/v1", "IngressClass", &mut ic),
+            Some(vec!["spec.parameters.aPIGroup".to_string()])
+        );
+        // Nested apiVersion/kind are fields only of kinds (list items), not of other structs.
+        let mut list = json!({"apiVersion":"v1","kind":"PodList","items":[{"apiVersion":"v1","kind":"Pod","spec":{"template":1}}]});
+        assert_eq!(
+            prune_unknown("v1", "PodList", &mut list),
+            Some(vec!["items[0].spec.template".to_string()])
+        );
+        assert_eq!(prune_unknown("v1", "NoSuchKind", &mut json!({})), None);
+    }
+
+    #[test]
+    fn go_durations() {
+        for (ns, s) in [
+            (0, "0s"),
+            (1, "1ns"),
+            (1_500, "1.5µs"),
+            (300_000_000, "300ms"),
+            (1_500_000_000, "1.5s"),
+            (90_000_000_000, "1m30s"),
+            (3_600_000_000_000, "1h0m0s"),
+            (-3_723_000_000_000, "-1h2m3s"),
+        ] {
+            assert_eq!(go_duration(ns), s);
+            assert_eq!(parse_go_duration(s), Some(ns), "{s}");
+        }
+        assert_eq!(parse_go_duration("1h30m"), Some(5_400_000_000_000));
+        for bad in ["", "1", "h", "1x", "--1s", "1.s.s"] {
+            assert_eq!(parse_go_duration(bad), None, "{bad}");
         }
     }
 }
