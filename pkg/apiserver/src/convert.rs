@@ -34,9 +34,11 @@ fn meta_version(v: Option<&str>) -> Option<&'static str> {
     }
 }
 
-/// Picks the first acceptable media type: JSON or YAML, optionally converted. Media types this
-/// server cannot produce (protobuf, unknown conversions) are skipped; nothing acceptable → 406.
-pub fn negotiate(accept: Option<&str>) -> ApiResult<(Format, Conversion)> {
+/// Picks the first acceptable media type: JSON, YAML or (when the kind has a protobuf message,
+/// `protobuf`) Kubernetes protobuf, optionally converted. As upstream, Tables are served in JSON
+/// and YAML only, PartialObjectMetadata[List] in protobuf too. Media types this server cannot
+/// produce are skipped; nothing acceptable → 406.
+pub fn negotiate(accept: Option<&str>, protobuf: bool) -> ApiResult<(Format, Conversion)> {
     let Some(accept) = accept.map(str::trim).filter(|a| !a.is_empty()) else {
         return Ok((Format::Json, Conversion::None));
     };
@@ -51,6 +53,7 @@ pub fn negotiate(accept: Option<&str>) -> ApiResult<(Format, Conversion)> {
         let format = match mt.as_str() {
             "application/json" | "application/*" | "*/*" => Format::Json,
             "application/yaml" => Format::Yaml,
+            crate::handler::PROTOBUF if k3rs_apis::protobuf::available() => Format::Protobuf,
             _ => continue,
         };
         let conversion = match param("as") {
@@ -63,6 +66,7 @@ pub fn negotiate(accept: Option<&str>) -> ApiResult<(Format, Conversion)> {
                     continue;
                 };
                 match kind {
+                    "Table" if format == Format::Protobuf => continue,
                     "Table" => Conversion::Table(version),
                     "PartialObjectMetadata" | "PartialObjectMetadataList" => {
                         Conversion::Metadata(version)
@@ -71,11 +75,17 @@ pub fn negotiate(accept: Option<&str>) -> ApiResult<(Format, Conversion)> {
                 }
             }
         };
+        // Kinds without a protobuf message (none yet; custom resources later) are JSON/YAML only.
+        if format == Format::Protobuf && conversion == Conversion::None && !protobuf {
+            continue;
+        }
         return Ok((format, conversion));
     }
-    Err(ApiError::not_acceptable(
-        "only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io",
-    ))
+    Err(ApiError::not_acceptable(if protobuf {
+        "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io"
+    } else {
+        "only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io"
+    }))
 }
 
 /// The `includeObject` parameter.
@@ -220,6 +230,7 @@ mod tests {
 
     #[test]
     fn accept_headers_of_kubectl_and_metadata_clients() {
+        let negotiate = |a| negotiate(a, true);
         let kubectl = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
         assert_eq!(
             negotiate(Some(kubectl)).unwrap(),
@@ -247,5 +258,62 @@ mod tests {
         );
         assert_eq!(negotiate(None).unwrap(), (Format::Json, Conversion::None));
         assert_eq!(include(Some("Bogus")).unwrap_err().code, 400);
+    }
+
+    #[test]
+    fn protobuf_when_the_kind_has_a_message() {
+        if !k3rs_apis::protobuf::available() {
+            return;
+        }
+        // client-go's typed clients.
+        for accept in [
+            "application/vnd.kubernetes.protobuf, */*",
+            "application/vnd.kubernetes.protobuf,application/json",
+            "application/vnd.kubernetes.protobuf;stream=watch",
+        ] {
+            assert_eq!(
+                negotiate(Some(accept), true).unwrap(),
+                (Format::Protobuf, Conversion::None),
+                "{accept}"
+            );
+        }
+        // Without a message: the next acceptable type, else 406.
+        assert_eq!(
+            negotiate(Some("application/vnd.kubernetes.protobuf, */*"), false).unwrap(),
+            (Format::Json, Conversion::None)
+        );
+        assert_eq!(
+            negotiate(Some("application/vnd.kubernetes.protobuf"), false)
+                .unwrap_err()
+                .code,
+            406
+        );
+        // Metadata-only clients (garbage collector, namespace controller) may get protobuf;
+        // Tables are JSON/YAML only.
+        assert_eq!(
+            negotiate(
+                Some("application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"),
+                true
+            )
+            .unwrap(),
+            (Format::Protobuf, Conversion::Metadata("v1"))
+        );
+        assert_eq!(
+            negotiate(
+                Some("application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io,application/json"),
+                true
+            )
+            .unwrap(),
+            (Format::Json, Conversion::None)
+        );
+        assert_eq!(
+            negotiate(
+                Some("application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io"),
+                true
+            )
+            .unwrap_err()
+            .code,
+            406
+        );
     }
 }

@@ -75,11 +75,16 @@ fn full(bytes: impl Into<Bytes>) -> Body {
         .boxed()
 }
 
+/// Kubernetes protobuf: `k8s\0` + runtime.Unknown envelope (see `k3rs_apis::protobuf`).
+pub const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
+
 /// The response format the client accepts.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Format {
     Json,
     Yaml,
+    /// Only for objects whose kind has a protobuf message.
+    Protobuf,
 }
 
 /// Picks JSON or YAML from `Accept`; media types asking for a conversion (`;as=Table`) or for
@@ -108,12 +113,43 @@ pub fn negotiate(accept: Option<&str>) -> ApiResult<Format> {
     ))
 }
 
+/// The format of an error Status: the first media type of `Accept` this server can write
+/// without a conversion, as upstream's `ErrorNegotiated`; JSON when there is none.
+pub fn error_format(accept: Option<&str>) -> Format {
+    for part in accept.unwrap_or("").split(',') {
+        let mut it = part.split(';');
+        let mt = it.next().unwrap_or("").trim().to_ascii_lowercase();
+        if it.any(|p| p.trim().starts_with("as=")) {
+            continue;
+        }
+        match mt.as_str() {
+            "application/json" | "application/*" | "*/*" => return Format::Json,
+            "application/yaml" => return Format::Yaml,
+            PROTOBUF if k3rs_apis::protobuf::available() => return Format::Protobuf,
+            _ => {}
+        }
+    }
+    Format::Json
+}
+
 fn respond_value(code: u16, v: &Value, fmt: Format) -> Response<Body> {
     let (bytes, ct) = match fmt {
         Format::Json => (
             serde_json::to_vec(v).unwrap_or_default(),
             "application/json",
         ),
+        Format::Protobuf => match k3rs_apis::protobuf::encode(v) {
+            Ok(b) => (b, PROTOBUF),
+            // An object the schema cannot hold (a stored value of the wrong type): the client
+            // reads it as JSON, which protobuf clients accept too (they decode by Content-Type).
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot encode the response as protobuf; answering JSON");
+                (
+                    serde_json::to_vec(v).unwrap_or_default(),
+                    "application/json",
+                )
+            }
+        },
         Format::Yaml => (
             serde_yaml::to_string(v).unwrap_or_default().into_bytes(),
             "application/yaml",
@@ -127,7 +163,12 @@ fn respond_value(code: u16, v: &Value, fmt: Format) -> Response<Body> {
 }
 
 pub fn error_response(e: &ApiError) -> Response<Body> {
-    let mut resp = respond_value(e.code, &e.to_status(), Format::Json);
+    error_response_as(e, Format::Json)
+}
+
+/// An error Status in the given format.
+pub fn error_response_as(e: &ApiError, fmt: Format) -> Response<Body> {
+    let mut resp = respond_value(e.code, &e.to_status(), fmt);
     if let Some(secs) = e.retry_after {
         if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -338,6 +379,11 @@ impl Handler {
         let path = req.uri().path().to_string();
         let query = parse_query(req.uri().query());
         let method = req.method().clone();
+        let err_fmt = error_format(
+            req.headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok()),
+        );
         let r = route(method.as_str(), &path, bool_param(&query, "watch"));
         let (verb_label, res_label) = match &r {
             Route::Resource(rr) => (rr.verb.to_ascii_uppercase(), rr.resource.clone()),
@@ -362,7 +408,7 @@ impl Handler {
         };
         let resp = match result {
             Ok(resp) => resp,
-            Err(e) => error_response(&e),
+            Err(e) => error_response_as(&e, err_fmt),
         };
         (resp, verb_label, res_label)
     }
@@ -553,6 +599,7 @@ impl Handler {
             req.headers()
                 .get(header::ACCEPT)
                 .and_then(|v| v.to_str().ok()),
+            k3rs_apis::protobuf::has_message(&res.api_version(), res.kind),
         )?;
         let include = crate::convert::include(query.get("includeObject").map(String::as_str))?;
         let ns = if res.namespaced {
@@ -618,7 +665,7 @@ impl Handler {
                     fmt,
                 ))
             }
-            ("watch", _) => self.watch(res, ns, name, query, conv, include).await,
+            ("watch", _) => self.watch(res, ns, name, query, fmt, conv, include).await,
             ("create", None) => {
                 let mgr = manager("CreateOptions")?;
                 let body = decode(req.body(), ct.as_deref())?;
@@ -970,6 +1017,7 @@ impl Handler {
         ns: Option<&str>,
         name: Option<&str>,
         query: &std::collections::HashMap<String, String>,
+        fmt: Format,
         conv: crate::convert::Conversion,
         include: crate::convert::Include,
     ) -> ApiResult<Response<Body>> {
@@ -1023,9 +1071,8 @@ impl Handler {
                 };
                 let ev = crate::convert::watch_event(res, ev, conv, include, first);
                 first = false;
-                let mut line = serde_json::to_vec(&ev).unwrap_or_default();
-                line.push(b'\n');
-                if tx.send(Ok(Frame::data(Bytes::from(line)))).await.is_err() {
+                let (chunk, last) = watch_chunk(&ev, fmt);
+                if tx.send(Ok(Frame::data(Bytes::from(chunk)))).await.is_err() || last {
                     return;
                 }
             }
@@ -1033,7 +1080,11 @@ impl Handler {
         let mut resp = Response::new(BodyExt::boxed(StreamBody::new(stream)));
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
+            HeaderValue::from_static(match fmt {
+                Format::Protobuf => "application/vnd.kubernetes.protobuf;stream=watch",
+                // Upstream streams YAML-accepting watches as JSON too.
+                Format::Json | Format::Yaml => "application/json",
+            }),
         );
         resp.headers_mut().insert(
             "Cache-Control",
@@ -1041,6 +1092,30 @@ impl Handler {
         );
         Ok(resp)
     }
+}
+
+/// One watch event as written on the wire, and whether the stream must end after it. JSON: one
+/// object per line. Protobuf: a length-prefixed WatchEvent frame; an event that cannot be encoded
+/// ends the watch with an ERROR event (the client re-lists), as upstream's encoder failure does.
+fn watch_chunk(ev: &Value, fmt: Format) -> (Vec<u8>, bool) {
+    if fmt == Format::Protobuf {
+        return match k3rs_apis::protobuf::encode_watch_frame(ev) {
+            Ok(frame) => (frame, false),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot encode a watch event as protobuf; ending the watch");
+                let status =
+                    ApiError::internal(format!("unable to encode watch object: {e}")).to_status();
+                let frame = k3rs_apis::protobuf::encode_watch_frame(
+                    &json!({"type": "ERROR", "object": status}),
+                )
+                .unwrap_or_default();
+                (frame, true)
+            }
+        };
+    }
+    let mut line = serde_json::to_vec(ev).unwrap_or_default();
+    line.push(b'\n');
+    (line, false)
 }
 
 struct WatchGuard(Arc<Metrics>);
