@@ -6,6 +6,7 @@
 //! API server (`pkg/apiserver`) drives it.
 
 pub mod defaults;
+pub mod patchmeta;
 pub mod protobuf;
 pub mod registry;
 pub mod selectors;

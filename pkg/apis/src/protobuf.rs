@@ -19,7 +19,7 @@ static DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/k8s-protos
 /// The magic prefix of every Kubernetes protobuf body.
 pub const MAGIC: &[u8] = b"k8s\0";
 
-fn pool() -> Option<&'static DescriptorPool> {
+pub(crate) fn pool() -> Option<&'static DescriptorPool> {
     static POOL: OnceLock<Option<DescriptorPool>> = OnceLock::new();
     POOL.get_or_init(|| {
         if DESCRIPTORS.is_empty() {
@@ -36,7 +36,7 @@ pub fn available() -> bool {
 }
 
 /// The protobuf package of a group/version.
-fn package(api_version: &str) -> String {
+pub(crate) fn package(api_version: &str) -> String {
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     match group {
         "" => format!("k8s.io.api.core.{version}"),
