@@ -10,5 +10,6 @@ pub mod patchmeta;
 pub mod protobuf;
 pub mod registry;
 pub mod selectors;
+pub mod smp;
 pub mod tables;
 pub mod validation;

@@ -632,6 +632,26 @@ pub fn field_message(message: &str, field: &str) -> Option<String> {
     Some(m.full_name().to_string())
 }
 
+/// What a field holds: the message of its value (or of its list items / map values; `None` for
+/// scalars), and whether it is a map or a list. `None` when the field does not exist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldShape {
+    pub message: Option<String>,
+    pub is_map: bool,
+    pub is_list: bool,
+}
+
+/// The shape of `field` (its JSON name) in `message`, for walkers that need more than
+/// [`field_message`].
+pub fn field_shape(message: &str, field: &str) -> Option<FieldShape> {
+    let f = field_descriptor(message, field)?;
+    Some(FieldShape {
+        message: field_message(message, field),
+        is_map: f.is_map(),
+        is_list: f.is_list(),
+    })
+}
+
 /// The protobuf message of a built-in kind, e.g. (`apps/v1`, `Deployment`) ->
 /// `k8s.io.api.apps.v1.Deployment`. `None` for kinds of groups k3rs does not build in (custom
 /// resources), and when this build has no protobuf schemas.
