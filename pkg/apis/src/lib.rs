@@ -6,9 +6,11 @@
 //! API server (`pkg/apiserver`) drives it.
 
 pub mod defaults;
+pub mod patchmeta;
 pub mod protobuf;
 pub mod registry;
 pub mod selectors;
+pub mod smp;
 pub mod ssa;
 pub mod tables;
 pub mod validation;

@@ -153,7 +153,7 @@ fn schema() -> Option<&'static Schema> {
         .as_ref()
 }
 
-fn pool() -> Option<&'static DescriptorPool> {
+pub(crate) fn pool() -> Option<&'static DescriptorPool> {
     schema().map(|s| &s.pool)
 }
 
@@ -167,7 +167,7 @@ pub fn available() -> bool {
 }
 
 /// The protobuf package of a group/version.
-fn package(api_version: &str) -> String {
+pub(crate) fn package(api_version: &str) -> String {
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     match group {
         "" => format!("k8s.io.api.core.{version}"),
