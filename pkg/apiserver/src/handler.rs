@@ -887,9 +887,13 @@ impl Handler {
             "application/merge-patch+json" => PatchKind::Merge,
             "application/json-patch+json" => PatchKind::Json,
             "application/strategic-merge-patch+json" => {
-                return Err(ApiError::unsupported_media_type(
-                    "strategic merge patch is not supported yet; use application/merge-patch+json or application/json-patch+json",
-                ))
+                // Built-in kinds only: custom resources have no patch metadata (as upstream).
+                match k3rs_apis::patchmeta::message_for_kind(&res.api_version(), res.kind) {
+                    Some(message) => PatchKind::Strategic(message),
+                    None => return Err(ApiError::unsupported_media_type(format!(
+                        "the body of the request was in an unknown format ({ct}) - accepted media types include: application/json-patch+json, application/merge-patch+json"
+                    ))),
+                }
             }
             "application/apply-patch+yaml" => {
                 let (mgr, force) = crate::fieldmanager::apply_params(query)?;
@@ -925,9 +929,12 @@ impl Handler {
         self.api
             .update_by(res, ns, name, sub, dry_run, track, |current| {
                 let mut obj = current.clone();
-                match kind {
+                match &kind {
                     PatchKind::Merge => crate::patch::merge_patch(&mut obj, &patch),
                     PatchKind::Json => crate::patch::json_patch(&mut obj, &patch)?,
+                    PatchKind::Strategic(message) => {
+                        obj = crate::patch::strategic_merge_patch(current, &patch, message)?
+                    }
                 }
                 // The patch names a resourceVersion only if it changed it.
                 if crate::object::meta_str(&obj, "resourceVersion")
@@ -1142,6 +1149,8 @@ where
 enum PatchKind {
     Merge,
     Json,
+    /// Strategic merge patch of an object of this protobuf message.
+    Strategic(String),
 }
 
 enum Authz {
