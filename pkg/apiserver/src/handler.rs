@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 
 use k3rs_apis::registry::{self, Resource};
 use k3rs_apis::selectors::{FieldSelector, LabelSelector};
-use k3rs_auth::authn::{TokenFile, UserInfo, MASTERS};
+use k3rs_auth::authn::{TokenFile, UserInfo};
+use k3rs_auth::rbac::{ANONYMOUS, UNAUTHENTICATED};
 
 use crate::discovery;
 use crate::metrics::Metrics;
@@ -40,6 +41,38 @@ pub struct Handler {
     pub server_address: String,
     /// Requests being served (watches excluded).
     pub inflight: std::sync::atomic::AtomicUsize,
+    /// The authorizer chain and its state.
+    pub authz: Arc<crate::authz::Authorizer>,
+    /// Where requests without credentials are served as `system:anonymous`.
+    pub anonymous: Anonymous,
+}
+
+/// Which requests without credentials are authenticated as `system:anonymous` (group
+/// `system:unauthenticated`) and then authorized like any other; the rest get 401.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Anonymous {
+    /// No anonymous requests (upstream `--anonymous-auth=false`, k3s' default): always 401.
+    Disabled,
+    /// Only on the health and version paths (upstream's AuthenticationConfiguration `anonymous`
+    /// with path conditions): RBAC's `system:public-info-viewer` then allows them.
+    #[default]
+    PublicPaths,
+    /// On every path (upstream's default `--anonymous-auth=true`): RBAC decides, so most paths
+    /// answer 403.
+    All,
+}
+
+impl Anonymous {
+    pub fn allows(self, path: &str) -> bool {
+        match self {
+            Anonymous::Disabled => false,
+            Anonymous::PublicPaths => matches!(
+                path,
+                "/healthz" | "/livez" | "/readyz" | "/version" | "/version/"
+            ),
+            Anonymous::All => true,
+        }
+    }
 }
 
 /// Counts a request in flight for as long as it lives.
@@ -107,7 +140,7 @@ pub fn negotiate(accept: Option<&str>) -> ApiResult<Format> {
     ))
 }
 
-fn respond_value(code: u16, v: &Value, fmt: Format) -> Response<Body> {
+pub(crate) fn respond_value(code: u16, v: &Value, fmt: Format) -> Response<Body> {
     let (bytes, ct) = match fmt {
         Format::Json => (
             serde_json::to_vec(v).unwrap_or_default(),
@@ -151,7 +184,7 @@ fn text(code: u16, body: String) -> Response<Body> {
     resp
 }
 
-fn decode(bytes: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
+pub(crate) fn decode(bytes: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
     let ct = content_type
         .unwrap_or("application/json")
         .split(';')
@@ -192,9 +225,16 @@ fn bool_param(q: &std::collections::HashMap<String, String>, k: &str) -> bool {
 }
 
 impl Handler {
+    /// The user of a bearer token, from the server's token authenticators.
+    pub fn authenticate_token(&self, token: &str) -> Option<UserInfo> {
+        self.tokens.authenticate(token)
+    }
+
+    /// The requester: a bearer token (which must be valid), else the client certificate, else
+    /// nobody (`None`).
     fn authenticate(
         &self,
-        req: &Request<Incoming>,
+        req: &Request<Bytes>,
         cert_user: Option<&UserInfo>,
     ) -> ApiResult<Option<UserInfo>> {
         if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
@@ -207,36 +247,12 @@ impl Handler {
                 })
                 .map(str::trim)
                 .ok_or_else(ApiError::unauthorized)?;
-            return match self.tokens.authenticate(token) {
+            return match self.authenticate_token(token) {
                 Some(u) => Ok(Some(u)),
                 None => Err(ApiError::unauthorized()),
             };
         }
         Ok(cert_user.cloned())
-    }
-
-    /// Until RBAC exists: only `system:masters` may do anything beyond the public paths.
-    fn authorize(&self, user: &UserInfo, what: &Authz) -> ApiResult<()> {
-        if user.groups.iter().any(|g| g == MASTERS) {
-            return Ok(());
-        }
-        Err(ApiError::forbidden(match what {
-            Authz::Resource { verb, group, resource, namespace } => {
-                let scope = match namespace {
-                    Some(ns) => format!(" in the namespace \"{ns}\""),
-                    None => " at the cluster scope".to_string(),
-                };
-                format!(
-                    "{resource} is forbidden: User \"{}\" cannot {verb} resource \"{resource}\" in API group \"{group}\"{scope}",
-                    user.name
-                )
-            }
-            Authz::Path { verb, path } => format!(
-                "forbidden: User \"{}\" cannot {verb} path \"{path}\"",
-                user.name
-            ),
-        })
-        .with_details(json!({"kind": match what { Authz::Resource { resource, .. } => resource.clone(), Authz::Path { .. } => String::new() }})))
     }
 
     /// Handles one request. `cert_user` is the user of a verified client certificate.
@@ -303,17 +319,29 @@ impl Handler {
         query: &std::collections::HashMap<String, String>,
         r: Route,
     ) -> ApiResult<Response<Body>> {
-        let user = self.authenticate(&req, cert_user)?;
-        if is_public(path) {
-            return self.public(path, query, req.method()).await;
-        }
-        let Some(user) = user else {
-            return Err(ApiError::unauthorized());
-        };
         // The whole body is read before anything can fail, so an early error never leaves an
         // unread body behind (HTTP/2 clients then see a reset stream instead of the Status).
         let (parts, body) = req.into_parts();
         let req = Request::from_parts(parts, read_body_raw(body).await?);
+        let user = match self.authenticate(&req, cert_user)? {
+            Some(u) => u,
+            None if self.anonymous.allows(path) => UserInfo {
+                name: ANONYMOUS.into(),
+                groups: vec![UNAUTHENTICATED.into()],
+                ..Default::default()
+            },
+            None => return Err(ApiError::unauthorized()),
+        };
+        let user = match crate::authz::impersonate(&self.authz, &user, req.headers())? {
+            Some(as_user) => as_user,
+            None => user,
+        };
+        let mut attrs = crate::authz::request_attributes(req.method().as_str(), path, query);
+        attrs.user = user.clone();
+        self.authz.check(&attrs)?;
+        if is_public(path) {
+            return self.public(path, query, req.method()).await;
+        }
         let http_verb = match *req.method() {
             Method::GET | Method::HEAD => "get",
             Method::POST => "post",
@@ -324,28 +352,9 @@ impl Handler {
         };
         match r {
             Route::Resource(rr) => {
-                self.authorize(
-                    &user,
-                    &Authz::Resource {
-                        verb: rr.verb.to_string(),
-                        group: rr.group.clone(),
-                        resource: match &rr.subresource {
-                            Some(s) => format!("{}/{s}", rr.resource),
-                            None => rr.resource.clone(),
-                        },
-                        namespace: rr.namespace.clone(),
-                    },
-                )?;
-                self.resource(req, rr, query).await
+                self.resource(req, rr, query, &user).await
             }
             other => {
-                self.authorize(
-                    &user,
-                    &Authz::Path {
-                        verb: http_verb.to_string(),
-                        path: path.to_string(),
-                    },
-                )?;
                 if http_verb != "get" {
                     return Err(ApiError::method_not_allowed(format!(
                         "the server does not allow this method on the requested resource ({} {path})",
@@ -461,11 +470,21 @@ impl Handler {
         req: Request<Bytes>,
         rr: ResourceRequest,
         query: &std::collections::HashMap<String, String>,
+        user: &UserInfo,
     ) -> ApiResult<Response<Body>> {
         let Some(res) = registry::find(&rr.group, &rr.version, &rr.resource)
             .filter(|r| r.plural == rr.resource)
         else {
             return Err(ApiError::not_found_path());
+        };
+        if res.is_review() {
+            return crate::review::serve(self, req, res, &rr, user);
+        }
+        let authz = self.authz.clone();
+        let guard_ns = rr.namespace.clone().filter(|_| res.namespaced);
+        // Upstream's escalation checks on Role/ClusterRole/binding writes (no-ops for other kinds).
+        let guard = move |new: &Value, old: Option<&Value>| {
+            authz.check_rbac_write(user, res, guard_ns.as_deref(), new, old)
         };
         let (fmt, conv) = crate::convert::negotiate(
             req.headers()
@@ -532,6 +551,7 @@ impl Handler {
             ("watch", _) => self.watch(res, ns, name, query, conv, include).await,
             ("create", None) => {
                 let body = decode(req.body(), ct.as_deref())?;
+                guard(&body, None)?;
                 let obj = self.api.create(res, ns, body, dry_run).await?;
                 Ok(respond_value(201, &obj, fmt))
             }
@@ -542,7 +562,10 @@ impl Handler {
                 let body = decode(req.body(), ct.as_deref())?;
                 match self
                     .api
-                    .update_with(res, ns, name, None, dry_run, |_| Ok(body.clone()))
+                    .update_with(res, ns, name, None, dry_run, |cur| {
+                        guard(&body, Some(cur))?;
+                        Ok(body.clone())
+                    })
                     .await
                 {
                     Ok(obj) => Ok(respond_value(200, &obj, fmt)),
@@ -561,6 +584,7 @@ impl Handler {
                             }
                         }
                         crate::object::meta_mut(&mut body).remove("resourceVersion");
+                        guard(&body, None)?;
                         let obj = self.api.create(res, ns, body, dry_run).await?;
                         Ok(respond_value(201, &obj, fmt))
                     }
@@ -568,7 +592,9 @@ impl Handler {
                 }
             }
             ("patch", Some(name)) => {
-                let obj = self.patch(req, res, ns, name, None, dry_run).await?;
+                let obj = self
+                    .patch(req, res, ns, name, None, dry_run, &guard)
+                    .await?;
                 Ok(respond_value(200, &obj, fmt))
             }
             ("delete", Some(name)) => {
@@ -658,7 +684,7 @@ impl Handler {
             }
             ("status", "patch") => {
                 let obj = self
-                    .patch(req, res, ns, name, Some("status"), dry_run)
+                    .patch(req, res, ns, name, Some("status"), dry_run, &|_, _| Ok(()))
                     .await?;
                 Ok(respond_value(200, &obj, fmt))
             }
@@ -684,6 +710,7 @@ impl Handler {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn patch(
         &self,
         req: Request<Bytes>,
@@ -692,6 +719,7 @@ impl Handler {
         name: &str,
         sub: Option<&str>,
         dry_run: bool,
+        guard: &(dyn Fn(&Value, Option<&Value>) -> ApiResult<()> + Sync),
     ) -> ApiResult<Value> {
         let ct = req
             .headers()
@@ -736,6 +764,7 @@ impl Handler {
                 {
                     crate::object::meta_mut(&mut obj).remove("resourceVersion");
                 }
+                guard(&obj, Some(current))?;
                 Ok(obj)
             })
             .await
@@ -844,19 +873,6 @@ where
 enum PatchKind {
     Merge,
     Json,
-}
-
-enum Authz {
-    Resource {
-        verb: String,
-        group: String,
-        resource: String,
-        namespace: Option<String>,
-    },
-    Path {
-        verb: String,
-        path: String,
-    },
 }
 
 /// Reads a request body (at most [`MAX_BODY`]). An oversized body is still drained (up to 8× the
