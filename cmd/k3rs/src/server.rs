@@ -116,8 +116,12 @@ async fn run_controllers(
     addr: std::net::SocketAddr,
     pki: k3rs_auth::pki::Pki,
 ) -> anyhow::Result<()> {
-    let cert =
-        k3rs_auth::pki::issue_client_cert(&pki.client_ca, "system:kube-controller-manager", &[], 365)?;
+    let cert = k3rs_auth::pki::issue_client_cert(
+        &pki.client_ca,
+        "system:kube-controller-manager",
+        &[],
+        365,
+    )?;
     let host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_string()
     } else {

@@ -364,9 +364,8 @@ impl Authorizer {
             .unwrap_or("");
         let qualified = format!("{}.{}", res.plural, res.group);
         let forbidden = |msg: String| {
-            ApiError::forbidden(format!("{qualified} {name:?} is forbidden: {msg}")).with_details(
-                json!({"name": name, "group": res.group, "kind": res.plural}),
-            )
+            ApiError::forbidden(format!("{qualified} {name:?} is forbidden: {msg}"))
+                .with_details(json!({"name": name, "group": res.group, "kind": res.plural}))
         };
         let attrs = |verb: &str, resource: &str, name: &str| Attributes {
             user: user.clone(),
@@ -496,9 +495,15 @@ pub fn impersonate(
             .map(str::to_string)
             .collect()
     };
-    let user = get_all("impersonate-user").into_iter().next().filter(|u| !u.is_empty());
+    let user = get_all("impersonate-user")
+        .into_iter()
+        .next()
+        .filter(|u| !u.is_empty());
     let groups = get_all("impersonate-group");
-    let uid = get_all("impersonate-uid").into_iter().next().filter(|u| !u.is_empty());
+    let uid = get_all("impersonate-uid")
+        .into_iter()
+        .next()
+        .filter(|u| !u.is_empty());
     let mut extras: Vec<(String, Vec<String>)> = Vec::new();
     for name in headers.keys() {
         if let Some(key) = name.as_str().strip_prefix("impersonate-extra-") {
@@ -586,27 +591,67 @@ mod tests {
     #[test]
     fn request_info_as_upstream() {
         let a = attrs("GET", "/api/v1/namespaces/d/pods", "");
-        assert_eq!((a.verb.as_str(), a.namespace.as_str(), a.resource.as_str(), a.name.as_str()), ("list", "d", "pods", ""));
+        assert_eq!(
+            (
+                a.verb.as_str(),
+                a.namespace.as_str(),
+                a.resource.as_str(),
+                a.name.as_str()
+            ),
+            ("list", "d", "pods", "")
+        );
         let a = attrs("GET", "/api/v1/namespaces/d/pods", "watch=true");
         assert_eq!(a.verb, "watch");
-        let a = attrs("GET", "/api/v1/namespaces/d/pods", "watch=1&fieldSelector=metadata.name%3Dp1");
+        let a = attrs(
+            "GET",
+            "/api/v1/namespaces/d/pods",
+            "watch=1&fieldSelector=metadata.name%3Dp1",
+        );
         assert_eq!((a.verb.as_str(), a.name.as_str()), ("watch", "p1"));
         let a = attrs("GET", "/api/v1/watch/namespaces/d/pods/p1", "");
-        assert_eq!((a.verb.as_str(), a.name.as_str(), a.namespace.as_str()), ("watch", "p1", "d"));
+        assert_eq!(
+            (a.verb.as_str(), a.name.as_str(), a.namespace.as_str()),
+            ("watch", "p1", "d")
+        );
         let a = attrs("GET", "/api/v1/namespaces/d/pods/p1/log", "");
         assert_eq!((a.verb.as_str(), a.subresource.as_str()), ("get", "log"));
         let a = attrs("PUT", "/apis/apps/v1/namespaces/d/deployments/x/scale", "");
-        assert_eq!((a.verb.as_str(), a.api_group.as_str(), a.subresource.as_str()), ("update", "apps", "scale"));
+        assert_eq!(
+            (
+                a.verb.as_str(),
+                a.api_group.as_str(),
+                a.subresource.as_str()
+            ),
+            ("update", "apps", "scale")
+        );
         let a = attrs("DELETE", "/api/v1/namespaces/d/configmaps", "");
         assert_eq!(a.verb, "deletecollection");
         // A namespace is in its own namespace.
         let a = attrs("GET", "/api/v1/namespaces/kube-system", "");
-        assert_eq!((a.resource.as_str(), a.name.as_str(), a.namespace.as_str()), ("namespaces", "kube-system", "kube-system"));
+        assert_eq!(
+            (a.resource.as_str(), a.name.as_str(), a.namespace.as_str()),
+            ("namespaces", "kube-system", "kube-system")
+        );
         let a = attrs("PUT", "/api/v1/namespaces/x/finalize", "");
-        assert_eq!((a.resource.as_str(), a.subresource.as_str(), a.namespace.as_str()), ("namespaces", "finalize", "x"));
+        assert_eq!(
+            (
+                a.resource.as_str(),
+                a.subresource.as_str(),
+                a.namespace.as_str()
+            ),
+            ("namespaces", "finalize", "x")
+        );
         let a = attrs("GET", "/api/v1/namespaces", "");
         assert_eq!((a.verb.as_str(), a.namespace.as_str()), ("list", ""));
-        for p in ["/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1", "/version", "/healthz"] {
+        for p in [
+            "/api",
+            "/api/v1",
+            "/apis",
+            "/apis/apps",
+            "/apis/apps/v1",
+            "/version",
+            "/healthz",
+        ] {
             let a = attrs("GET", p, "");
             assert!(!a.resource_request, "{p}");
             assert_eq!(a.verb, "get");

@@ -230,13 +230,16 @@ impl Handler {
         self.tokens.authenticate(token)
     }
 
-    /// The requester: a bearer token (which must be valid), else the client certificate, else
-    /// nobody (`None`).
+    /// The requester, as upstream's union of authenticators: a verified client certificate
+    /// first, else a bearer token (which must then be valid: 401 otherwise), else nobody (`None`).
     fn authenticate(
         &self,
         req: &Request<Bytes>,
         cert_user: Option<&UserInfo>,
     ) -> ApiResult<Option<UserInfo>> {
+        if let Some(u) = cert_user {
+            return Ok(Some(u.clone()));
+        }
         if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
             let token = auth
                 .to_str()
@@ -252,7 +255,7 @@ impl Handler {
                 None => Err(ApiError::unauthorized()),
             };
         }
-        Ok(cert_user.cloned())
+        Ok(None)
     }
 
     /// Handles one request. `cert_user` is the user of a verified client certificate.
@@ -351,9 +354,7 @@ impl Handler {
             _ => "unknown",
         };
         match r {
-            Route::Resource(rr) => {
-                self.resource(req, rr, query, &user).await
-            }
+            Route::Resource(rr) => self.resource(req, rr, query, &user).await,
             other => {
                 if http_verb != "get" {
                     return Err(ApiError::method_not_allowed(format!(

@@ -139,10 +139,9 @@ pub async fn run(
         .await
         .map_err(|e| StartError::Bootstrap(e.message))?;
     let authz = Arc::new(authz::Authorizer::default());
-    authz
-        .start(&api)
-        .await
-        .map_err(|e| StartError::Bootstrap(format!("loading the authorizer's state: {}", e.message)))?;
+    authz.start(&api).await.map_err(|e| {
+        StartError::Bootstrap(format!("loading the authorizer's state: {}", e.message))
+    })?;
     if let Some(path) = &cfg.write_kubeconfig {
         let host = if cfg.bind_address.is_unspecified() || cfg.bind_address.is_loopback() {
             "127.0.0.1".to_string()

@@ -78,7 +78,11 @@ fn spec_attributes(kind: &str, spec: &Value, user: UserInfo) -> ApiResult<Attrib
                 verb: str_of(ra, "/verb"),
                 resource_request: true,
                 api_group: str_of(ra, "/group"),
-                api_version: if version.is_empty() { "*".into() } else { version },
+                api_version: if version.is_empty() {
+                    "*".into()
+                } else {
+                    version
+                },
                 resource: str_of(ra, "/resource"),
                 subresource: str_of(ra, "/subresource"),
                 namespace: str_of(ra, "/namespace"),
@@ -224,9 +228,10 @@ pub fn serve(
             match h.authenticate_token(&token) {
                 Some(u) => {
                     let mut st = json!({"authenticated": true, "user": user_json(&u)});
-                    if let Some(aud) = spec.get("audiences").filter(|a| {
-                        a.as_array().is_some_and(|a| !a.is_empty())
-                    }) {
+                    if let Some(aud) = spec
+                        .get("audiences")
+                        .filter(|a| a.as_array().is_some_and(|a| !a.is_empty()))
+                    {
                         st["audiences"] = aud.clone();
                     }
                     st

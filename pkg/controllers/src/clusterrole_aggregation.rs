@@ -30,11 +30,7 @@ async fn sync(api: &Api<ClusterRole>, roles: &BTreeMap<String, Value>) -> usize 
         }
         let patch = json!({"rules": want.iter().map(PolicyRule::to_json).collect::<Vec<_>>()});
         match api
-            .patch(
-                &role.name,
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
+            .patch(&role.name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
         {
             Ok(_) => written += 1,
