@@ -430,7 +430,11 @@ fn escalation(k: &K3rs) {
     let create = |yaml: String| {
         let f = k.dir.path().join("dave.yaml");
         std::fs::write(&f, yaml).unwrap();
-        kubectl_as(k, &dave, &["create", "--validate=false", "-f", f.to_str().unwrap()])
+        kubectl_as(
+            k,
+            &dave,
+            &["create", "--validate=false", "-f", f.to_str().unwrap()],
+        )
     };
     // Within what dave holds: fine.
     let out = create(role(

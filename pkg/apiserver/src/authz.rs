@@ -75,12 +75,10 @@ pub fn request_attributes(method: &str, path: &str, query: &HashMap<String, Stri
         }
         .to_string();
     }
-    if rest.first().map(String::as_str) == Some("namespaces") {
-        if rest.len() > 1 {
-            a.namespace = rest[1].clone();
-            if rest.len() > 2 && !matches!(rest[2].as_str(), "status" | "finalize") {
-                rest = &rest[2..];
-            }
+    if rest.first().map(String::as_str) == Some("namespaces") && rest.len() > 1 {
+        a.namespace = rest[1].clone();
+        if rest.len() > 2 && !matches!(rest[2].as_str(), "status" | "finalize") {
+            rest = &rest[2..];
         }
     }
     let no_sub = matches!(a.verb.as_str(), "proxy");
@@ -330,6 +328,9 @@ impl Authorizer {
                             tokio::time::sleep(Duration::from_secs(1)).await;
                         }
                     }
+                    // A watch that ended (timeout, compaction, datastore trouble): relist, but
+                    // never in a tight loop.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             });
         }
