@@ -507,12 +507,12 @@ pub fn impersonate(
         .filter(|u| !u.is_empty());
     let mut extras: Vec<(String, Vec<String>)> = Vec::new();
     for name in headers.keys() {
+        // Header names arrive lower-cased; the key is then percent-decoded, as upstream.
         if let Some(key) = name.as_str().strip_prefix("impersonate-extra-") {
             let key = percent_encoding::percent_decode_str(key)
                 .decode_utf8()
                 .map(|k| k.into_owned())
-                .unwrap_or_else(|_| key.to_string())
-                .to_ascii_lowercase();
+                .unwrap_or_else(|_| key.to_string());
             extras.push((key, get_all(name.as_str())));
         }
     }
