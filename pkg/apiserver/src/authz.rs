@@ -661,6 +661,60 @@ mod tests {
     }
 
     #[test]
+    fn impersonation_builds_the_user_and_checks_each_part() {
+        let authz = Authorizer::default();
+        let admin = UserInfo {
+            name: "admin".into(),
+            groups: vec![rbac::MASTERS.into()],
+            ..Default::default()
+        };
+        let mut h = http::HeaderMap::new();
+        assert_eq!(impersonate(&authz, &admin, &h).unwrap(), None);
+        h.insert(
+            "impersonate-user",
+            "system:serviceaccount:ns1:robot".parse().unwrap(),
+        );
+        h.insert("impersonate-uid", "u-1".parse().unwrap());
+        h.append("impersonate-extra-scopes%2Fa", "x".parse().unwrap());
+        h.append("impersonate-extra-scopes%2Fa", "y".parse().unwrap());
+        let u = impersonate(&authz, &admin, &h).unwrap().unwrap();
+        assert_eq!(u.name, "system:serviceaccount:ns1:robot");
+        assert_eq!(u.uid, "u-1");
+        assert_eq!(
+            u.groups,
+            [
+                "system:serviceaccounts",
+                "system:serviceaccounts:ns1",
+                "system:authenticated"
+            ]
+        );
+        assert_eq!(u.extra["scopes/a"], ["x", "y"]);
+        // Explicit groups replace the implied ones.
+        h.insert("impersonate-group", "g1".parse().unwrap());
+        let u = impersonate(&authz, &admin, &h).unwrap().unwrap();
+        assert_eq!(u.groups, ["g1", "system:authenticated"]);
+        // Anonymous gets system:unauthenticated instead.
+        let mut h = http::HeaderMap::new();
+        h.insert("impersonate-user", "system:anonymous".parse().unwrap());
+        let u = impersonate(&authz, &admin, &h).unwrap().unwrap();
+        assert_eq!(u.groups, ["system:unauthenticated"]);
+        // Without RBAC grants, a plain user may not; the denial names the impersonated object.
+        let bob = UserInfo {
+            name: "bob".into(),
+            ..Default::default()
+        };
+        let e = impersonate(&authz, &bob, &h).unwrap_err();
+        assert_eq!(e.code, 403);
+        assert_eq!(
+            e.message,
+            "users \"system:anonymous\" is forbidden: User \"bob\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"
+        );
+        let mut h = http::HeaderMap::new();
+        h.insert("impersonate-group", "g".parse().unwrap());
+        assert_eq!(impersonate(&authz, &admin, &h).unwrap_err().code, 400);
+    }
+
+    #[test]
     fn forbidden_messages() {
         let mut a = attrs("GET", "/api/v1/namespaces/d/pods/p/log", "");
         a.user.name = "bob".into();
