@@ -39,6 +39,11 @@ pub struct ServerArgs {
     /// Service IP range.
     #[arg(long, default_value = "10.43.0.0/16")]
     service_cidr: String,
+    /// Requests without credentials: `public` (default) serves them as system:anonymous on
+    /// /healthz, /livez, /readyz and /version only (401 elsewhere); `true` on every path (RBAC then
+    /// answers 403 on most, as upstream's --anonymous-auth=true); `false` answers 401 everywhere.
+    #[arg(long, default_value = "public", value_parser = ["public", "true", "false"])]
+    anonymous_auth: String,
     /// Do not run the agent (the agent does not exist yet; accepted for k3s compatibility).
     #[arg(long)]
     disable_agent: bool,
@@ -79,6 +84,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         write_kubeconfig_mode: mode,
         service_cidr: args.service_cidr,
         token: args.token,
+        anonymous: match args.anonymous_auth.as_str() {
+            "true" => k3rs_apiserver::handler::Anonymous::All,
+            "false" => k3rs_apiserver::handler::Anonymous::Disabled,
+            _ => k3rs_apiserver::handler::Anonymous::PublicPaths,
+        },
     };
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let controllers = tokio::spawn(async move {
@@ -99,16 +109,17 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the controllers as clients of the API server, with their own client certificate.
+/// Starts the controllers as clients of the API server, with their own client certificate: user
+/// `system:kube-controller-manager` with no groups, authorized by RBAC alone (its bootstrap role plus
+/// the `system:controller:*` roles of the controllers k3rs runs, bound to it by the bootstrap policy).
 async fn run_controllers(
     addr: std::net::SocketAddr,
     pki: k3rs_auth::pki::Pki,
 ) -> anyhow::Result<()> {
-    // Until RBAC exists only system:masters may write; the controller identity is its own user.
     let cert = k3rs_auth::pki::issue_client_cert(
         &pki.client_ca,
         "system:kube-controller-manager",
-        &["system:masters".to_string()],
+        &[],
         365,
     )?;
     let host = if addr.ip().is_unspecified() {

@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 
 use k3rs_apis::registry::{self, Resource};
 use k3rs_apis::selectors::{FieldSelector, LabelSelector};
-use k3rs_auth::authn::{TokenFile, UserInfo, MASTERS};
+use k3rs_auth::authn::{TokenFile, UserInfo};
+use k3rs_auth::rbac::{ANONYMOUS, UNAUTHENTICATED};
 
 use crate::discovery;
 use crate::fieldmanager::Track;
@@ -41,6 +42,38 @@ pub struct Handler {
     pub server_address: String,
     /// Requests being served (watches excluded).
     pub inflight: std::sync::atomic::AtomicUsize,
+    /// The authorizer chain and its state.
+    pub authz: Arc<crate::authz::Authorizer>,
+    /// Where requests without credentials are served as `system:anonymous`.
+    pub anonymous: Anonymous,
+}
+
+/// Which requests without credentials are authenticated as `system:anonymous` (group
+/// `system:unauthenticated`) and then authorized like any other; the rest get 401.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Anonymous {
+    /// No anonymous requests (upstream `--anonymous-auth=false`, k3s' default): always 401.
+    Disabled,
+    /// Only on the health and version paths (upstream's AuthenticationConfiguration `anonymous`
+    /// with path conditions): RBAC's `system:public-info-viewer` then allows them.
+    #[default]
+    PublicPaths,
+    /// On every path (upstream's default `--anonymous-auth=true`): RBAC decides, so most paths
+    /// answer 403.
+    All,
+}
+
+impl Anonymous {
+    pub fn allows(self, path: &str) -> bool {
+        match self {
+            Anonymous::Disabled => false,
+            Anonymous::PublicPaths => matches!(
+                path,
+                "/healthz" | "/livez" | "/readyz" | "/version" | "/version/"
+            ),
+            Anonymous::All => true,
+        }
+    }
 }
 
 /// Counts a request in flight for as long as it lives.
@@ -132,7 +165,7 @@ pub fn error_format(accept: Option<&str>) -> Format {
     Format::Json
 }
 
-fn respond_value(code: u16, v: &Value, fmt: Format) -> Response<Body> {
+pub(crate) fn respond_value(code: u16, v: &Value, fmt: Format) -> Response<Body> {
     let (bytes, ct) = match fmt {
         Format::Json => (
             serde_json::to_vec(v).unwrap_or_default(),
@@ -264,7 +297,7 @@ fn text(code: u16, body: String) -> Response<Body> {
     resp
 }
 
-fn decode(bytes: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
+pub(crate) fn decode(bytes: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
     let ct = content_type
         .unwrap_or("application/json")
         .split(';')
@@ -305,11 +338,21 @@ fn bool_param(q: &std::collections::HashMap<String, String>, k: &str) -> bool {
 }
 
 impl Handler {
+    /// The user of a bearer token, from the server's token authenticators.
+    pub fn authenticate_token(&self, token: &str) -> Option<UserInfo> {
+        self.tokens.authenticate(token)
+    }
+
+    /// The requester, as upstream's union of authenticators: a verified client certificate
+    /// first, else a bearer token (which must then be valid: 401 otherwise), else nobody (`None`).
     fn authenticate(
         &self,
-        req: &Request<Incoming>,
+        req: &Request<Bytes>,
         cert_user: Option<&UserInfo>,
     ) -> ApiResult<Option<UserInfo>> {
+        if let Some(u) = cert_user {
+            return Ok(Some(u.clone()));
+        }
         if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
             let token = auth
                 .to_str()
@@ -320,36 +363,12 @@ impl Handler {
                 })
                 .map(str::trim)
                 .ok_or_else(ApiError::unauthorized)?;
-            return match self.tokens.authenticate(token) {
+            return match self.authenticate_token(token) {
                 Some(u) => Ok(Some(u)),
                 None => Err(ApiError::unauthorized()),
             };
         }
-        Ok(cert_user.cloned())
-    }
-
-    /// Until RBAC exists: only `system:masters` may do anything beyond the public paths.
-    fn authorize(&self, user: &UserInfo, what: &Authz) -> ApiResult<()> {
-        if user.groups.iter().any(|g| g == MASTERS) {
-            return Ok(());
-        }
-        Err(ApiError::forbidden(match what {
-            Authz::Resource { verb, group, resource, namespace } => {
-                let scope = match namespace {
-                    Some(ns) => format!(" in the namespace \"{ns}\""),
-                    None => " at the cluster scope".to_string(),
-                };
-                format!(
-                    "{resource} is forbidden: User \"{}\" cannot {verb} resource \"{resource}\" in API group \"{group}\"{scope}",
-                    user.name
-                )
-            }
-            Authz::Path { verb, path } => format!(
-                "forbidden: User \"{}\" cannot {verb} path \"{path}\"",
-                user.name
-            ),
-        })
-        .with_details(json!({"kind": match what { Authz::Resource { resource, .. } => resource.clone(), Authz::Path { .. } => String::new() }})))
+        Ok(None)
     }
 
     /// Handles one request. `cert_user` is the user of a verified client certificate.
@@ -421,17 +440,29 @@ impl Handler {
         query: &std::collections::HashMap<String, String>,
         r: Route,
     ) -> ApiResult<Response<Body>> {
-        let user = self.authenticate(&req, cert_user)?;
-        if is_public(path) {
-            return self.public(path, query, req.method()).await;
-        }
-        let Some(user) = user else {
-            return Err(ApiError::unauthorized());
-        };
         // The whole body is read before anything can fail, so an early error never leaves an
         // unread body behind (HTTP/2 clients then see a reset stream instead of the Status).
         let (parts, body) = req.into_parts();
         let req = Request::from_parts(parts, read_body_raw(body).await?);
+        let user = match self.authenticate(&req, cert_user)? {
+            Some(u) => u,
+            None if self.anonymous.allows(path) => UserInfo {
+                name: ANONYMOUS.into(),
+                groups: vec![UNAUTHENTICATED.into()],
+                ..Default::default()
+            },
+            None => return Err(ApiError::unauthorized()),
+        };
+        let user = match crate::authz::impersonate(&self.authz, &user, req.headers())? {
+            Some(as_user) => as_user,
+            None => user,
+        };
+        let mut attrs = crate::authz::request_attributes(req.method().as_str(), path, query);
+        attrs.user = user.clone();
+        self.authz.check(&attrs)?;
+        if is_public(path) {
+            return self.public(path, query, req.method()).await;
+        }
         let http_verb = match *req.method() {
             Method::GET | Method::HEAD => "get",
             Method::POST => "post",
@@ -441,29 +472,8 @@ impl Handler {
             _ => "unknown",
         };
         match r {
-            Route::Resource(rr) => {
-                self.authorize(
-                    &user,
-                    &Authz::Resource {
-                        verb: rr.verb.to_string(),
-                        group: rr.group.clone(),
-                        resource: match &rr.subresource {
-                            Some(s) => format!("{}/{s}", rr.resource),
-                            None => rr.resource.clone(),
-                        },
-                        namespace: rr.namespace.clone(),
-                    },
-                )?;
-                self.resource(req, rr, query).await
-            }
+            Route::Resource(rr) => self.resource(req, rr, query, &user).await,
             other => {
-                self.authorize(
-                    &user,
-                    &Authz::Path {
-                        verb: http_verb.to_string(),
-                        path: path.to_string(),
-                    },
-                )?;
                 if http_verb != "get" {
                     return Err(ApiError::method_not_allowed(format!(
                         "the server does not allow this method on the requested resource ({} {path})",
@@ -589,11 +599,21 @@ impl Handler {
         req: Request<Bytes>,
         rr: ResourceRequest,
         query: &std::collections::HashMap<String, String>,
+        user: &UserInfo,
     ) -> ApiResult<Response<Body>> {
         let Some(res) = registry::find(&rr.group, &rr.version, &rr.resource)
             .filter(|r| r.plural == rr.resource)
         else {
             return Err(ApiError::not_found_path());
+        };
+        if res.is_review() {
+            return crate::review::serve(self, req, res, &rr, user);
+        }
+        let authz = self.authz.clone();
+        let guard_ns = rr.namespace.clone().filter(|_| res.namespaced);
+        // Upstream's escalation checks on Role/ClusterRole/binding writes (no-ops for other kinds).
+        let guard = move |new: &Value, old: Option<&Value>| {
+            authz.check_rbac_write(user, res, guard_ns.as_deref(), new, old)
         };
         let (fmt, conv) = crate::convert::negotiate(
             req.headers()
@@ -669,6 +689,7 @@ impl Handler {
             ("create", None) => {
                 let mgr = manager("CreateOptions")?;
                 let body = decode(req.body(), ct.as_deref())?;
+                guard(&body, None)?;
                 let obj = self
                     .api
                     .create_by(
@@ -696,7 +717,10 @@ impl Handler {
                 let body = decode(req.body(), ct.as_deref())?;
                 match self
                     .api
-                    .update_by(res, ns, name, None, dry_run, track, |_| Ok(body.clone()))
+                    .update_by(res, ns, name, None, dry_run, track, |cur| {
+                        guard(&body, Some(cur))?;
+                        Ok(body.clone())
+                    })
                     .await
                 {
                     Ok(obj) => Ok(respond_value(200, &obj, fmt)),
@@ -715,6 +739,7 @@ impl Handler {
                             }
                         }
                         crate::object::meta_mut(&mut body).remove("resourceVersion");
+                        guard(&body, None)?;
                         let obj = self.api.create_by(res, ns, body, dry_run, track).await?;
                         Ok(respond_value(201, &obj, fmt))
                     }
@@ -722,7 +747,7 @@ impl Handler {
                 }
             }
             ("patch", Some(name)) => {
-                let (code, obj) = self.patch(req, res, ns, name, None, dry_run, query).await?;
+                let (code, obj) = self.patch(req, res, ns, name, None, dry_run, query, &guard).await?;
                 Ok(respond_value(code, &obj, fmt))
             }
             ("delete", Some(name)) => {
@@ -833,7 +858,7 @@ impl Handler {
             }
             ("status", "patch") => {
                 let (code, obj) = self
-                    .patch(req, res, ns, name, Some("status"), dry_run, query)
+                    .patch(req, res, ns, name, Some("status"), dry_run, query, &|_, _| Ok(()))
                     .await?;
                 Ok(respond_value(code, &obj, fmt))
             }
@@ -872,6 +897,7 @@ impl Handler {
         sub: Option<&str>,
         dry_run: bool,
         query: &std::collections::HashMap<String, String>,
+        guard: &(dyn Fn(&Value, Option<&Value>) -> ApiResult<()> + Sync),
     ) -> ApiResult<(u16, Value)> {
         let ct = req
             .headers()
@@ -899,7 +925,7 @@ impl Handler {
                 let (mgr, force) = crate::fieldmanager::apply_params(query)?;
                 let config = crate::fieldmanager::decode_apply(req.body())?;
                 return self
-                    .apply_patch(res, ns, name, sub, dry_run, &config, &mgr, force)
+                    .apply_patch(res, ns, name, sub, dry_run, &config, &mgr, force, guard)
                     .await;
             }
             "application/apply-patch+cbor" => {
@@ -942,6 +968,7 @@ impl Handler {
                 {
                     crate::object::meta_mut(&mut obj).remove("resourceVersion");
                 }
+                guard(&obj, Some(current))?;
                 Ok(obj)
             })
             .await
@@ -961,6 +988,7 @@ impl Handler {
         config: &Value,
         manager: &str,
         force: bool,
+        guard: &(dyn Fn(&Value, Option<&Value>) -> ApiResult<()> + Sync),
     ) -> ApiResult<(u16, Value)> {
         match crate::object::meta_str(config, "name") {
             Some(n) if !n.is_empty() && n != name => {
@@ -989,6 +1017,7 @@ impl Handler {
                     {
                         crate::object::meta_mut(&mut obj).remove("resourceVersion");
                     }
+                    guard(&obj, Some(current))?;
                     Ok(obj)
                 })
                 .await;
@@ -1005,6 +1034,7 @@ impl Handler {
             let mut obj = crate::fieldmanager::apply(res, None, None, config, manager, force)?;
             crate::object::meta_mut(&mut obj).insert("name".into(), json!(name));
             crate::object::meta_mut(&mut obj).remove("resourceVersion");
+            guard(&obj, None)?;
             match self
                 .api
                 .create_by(res, ns, obj, dry_run, Track::Applied)
@@ -1151,19 +1181,6 @@ enum PatchKind {
     Json,
     /// Strategic merge patch of an object of this protobuf message.
     Strategic(String),
-}
-
-enum Authz {
-    Resource {
-        verb: String,
-        group: String,
-        resource: String,
-        namespace: Option<String>,
-    },
-    Path {
-        verb: String,
-        path: String,
-    },
 }
 
 /// Reads a request body (at most [`MAX_BODY`]). An oversized body is still drained (up to 8× the

@@ -7,6 +7,7 @@
 //! `k3rs-storage`'s `Backend` trait. Its caller is `k3rs server` (`cmd/k3rs`); controllers and the
 //! kubelet talk to it over HTTPS like any client, never through this crate.
 
+pub mod authz;
 pub mod bootstrap;
 pub mod convert;
 pub mod discovery;
@@ -17,6 +18,7 @@ pub mod object;
 pub mod openapi;
 pub mod patch;
 pub mod request;
+pub mod review;
 pub mod scale;
 pub mod server;
 pub mod status;
@@ -47,6 +49,8 @@ pub struct Config {
     pub service_cidr: String,
     /// The cluster join token (`--token`); generated and stored when absent.
     pub token: Option<String>,
+    /// Which requests without credentials are served as `system:anonymous`.
+    pub anonymous: handler::Anonymous,
 }
 
 /// Why the server could not start.
@@ -133,6 +137,13 @@ pub async fn run(
     )
     .await
     .map_err(|e| StartError::Bootstrap(e.message))?;
+    bootstrap::rbac_policy(&api)
+        .await
+        .map_err(|e| StartError::Bootstrap(e.message))?;
+    let authz = Arc::new(authz::Authorizer::default());
+    authz.start(&api).await.map_err(|e| {
+        StartError::Bootstrap(format!("loading the authorizer's state: {}", e.message))
+    })?;
     if let Some(path) = &cfg.write_kubeconfig {
         let host = if cfg.bind_address.is_unspecified() || cfg.bind_address.is_loopback() {
             "127.0.0.1".to_string()
@@ -152,6 +163,8 @@ pub async fn run(
         metrics,
         ready: AtomicBool::new(false),
         inflight: Default::default(),
+        authz,
+        anonymous: cfg.anonymous,
         server_address: format!("{advertise}:{}", addr.port()),
     });
     handler.ready.store(true, Ordering::SeqCst);
