@@ -6,8 +6,10 @@
 //! and by the CLI (creating the PKI on first start, writing kubeconfigs). It does no networking itself.
 
 pub mod authn;
+pub mod encryption;
 mod error;
 pub mod pki;
+pub mod serviceaccount;
 pub mod tls;
 pub mod token;
 
