@@ -217,10 +217,24 @@ fn message_to_json(m: &DynamicMessage) -> Value {
         // omits empty ones (omitempty), and so do we.
         let empty_string = v.as_str().is_some_and(str::is_empty) && !f.is_list() && !f.is_map();
         if !v.is_null() && !empty_string {
-            out.insert(f.name().to_string(), v);
+            out.insert(json_name(f.name()).to_string(), v);
         }
     }
     Value::Object(out)
+}
+
+/// The JSON name of a protobuf field. Upstream's proto field names are the JSON names except
+/// for a few whose Go field name was used instead (found by comparing the `json:` and
+/// `protobuf:"...name=..."` struct tags of k8s.io/api and apimachinery v0.35).
+fn json_name(proto: &str) -> &str {
+    match proto {
+        "uID" => "uid",
+        "aPIGroup" => "apiGroup",
+        "Name" => "name",
+        "Expression" => "expression",
+        "Webhooks" => "webhooks",
+        other => other,
+    }
 }
 
 fn value_to_json(v: &PValue) -> Value {
@@ -317,6 +331,31 @@ mod tests {
             m.set_field_by_name("data", PValue::Map(data));
         });
         assert_eq!(decode(&b).unwrap()["data"]["p"], "czNjcmV0");
+    }
+
+    /// The body `kubectl create token builder --bound-object-kind Pod --bound-object-name p2
+    /// --bound-object-uid 0000` sends (kubectl 1.32): the bound object's `uID` field is `uid`.
+    #[test]
+    fn token_request_bound_object_uid() {
+        if !available() {
+            return;
+        }
+        let hex = concat!(
+            "6b3873000a280a1861757468656e7469636174696f6e2e6b38732e696f2f7631",
+            "120c546f6b656e52657175657374122f0a100a0012001a0022002a0032003800",
+            "420012151a130a03506f64120276311a0270322204303030301a040a0012001a",
+            "002200"
+        );
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let v = decode(&bytes).unwrap();
+        assert_eq!(v["kind"], "TokenRequest");
+        assert_eq!(
+            v["spec"]["boundObjectRef"],
+            json!({"kind": "Pod", "apiVersion": "v1", "name": "p2", "uid": "0000"})
+        );
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub const MAX_INFLIGHT: usize = 600;
 pub struct Handler {
     pub api: Api,
     pub tokens: TokenFile,
+    /// Service-account tokens: TokenRequest, JWT authentication, OIDC discovery.
+    pub service_accounts: Arc<crate::serviceaccount::ServiceAccounts>,
     pub metrics: Arc<Metrics>,
     pub ready: AtomicBool,
     /// host:port clients use, for `/api`'s serverAddressByClientCIDRs.
@@ -192,7 +194,9 @@ fn bool_param(q: &std::collections::HashMap<String, String>, k: &str) -> bool {
 }
 
 impl Handler {
-    fn authenticate(
+    /// The requester: a bearer token (static token file, then service-account JWTs) or else the
+    /// verified client certificate. A bearer token nobody knows is a 401.
+    async fn authenticate(
         &self,
         req: &Request<Incoming>,
         cert_user: Option<&UserInfo>,
@@ -207,8 +211,12 @@ impl Handler {
                 })
                 .map(str::trim)
                 .ok_or_else(ApiError::unauthorized)?;
-            return match self.tokens.authenticate(token) {
-                Some(u) => Ok(Some(u)),
+            if let Some(u) = self.tokens.authenticate(token) {
+                return Ok(Some(u));
+            }
+            return match self.service_accounts.authenticate(&self.api, token).await {
+                Some(Ok(u)) => Ok(Some(u)),
+                Some(Err(e)) => Err(e),
                 None => Err(ApiError::unauthorized()),
             };
         }
@@ -303,7 +311,7 @@ impl Handler {
         query: &std::collections::HashMap<String, String>,
         r: Route,
     ) -> ApiResult<Response<Body>> {
-        let user = self.authenticate(&req, cert_user)?;
+        let user = self.authenticate(&req, cert_user).await?;
         if is_public(path) {
             return self.public(path, query, req.method()).await;
         }
@@ -346,6 +354,20 @@ impl Handler {
                         path: path.to_string(),
                     },
                 )?;
+                if http_verb == "get" {
+                    if let Some(found) = self.service_accounts.discovery(path).await {
+                        let (ct, doc) = found?;
+                        // As upstream: cacheable for an hour, JWKS as application/jwk-set+json.
+                        let mut resp = respond_value(200, &doc, Format::Json);
+                        resp.headers_mut()
+                            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+                        resp.headers_mut().insert(
+                            header::CACHE_CONTROL,
+                            HeaderValue::from_static("public, max-age=3600"),
+                        );
+                        return Ok(resp);
+                    }
+                }
                 if http_verb != "get" {
                     return Err(ApiError::method_not_allowed(format!(
                         "the server does not allow this method on the requested resource ({} {path})",
@@ -661,6 +683,15 @@ impl Handler {
                     .patch(req, res, ns, name, Some("status"), dry_run)
                     .await?;
                 Ok(respond_value(200, &obj, fmt))
+            }
+            ("token", "create") => {
+                let body = decode(req.body(), ct.as_deref())?;
+                let ns = ns.ok_or_else(|| ApiError::bad_request("namespace is required"))?;
+                let out = self
+                    .service_accounts
+                    .token_request(&self.api, ns, name, body)
+                    .await?;
+                Ok(respond_value(201, &out, fmt))
             }
             ("scale", "get") => {
                 let obj = self.api.get(res, ns, name).await?;

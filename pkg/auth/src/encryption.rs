@@ -134,8 +134,8 @@ impl EncryptionConfig {
     /// Parses a configuration. Only JSON is accepted (k3s and k3rs write JSON; upstream also
     /// reads YAML).
     pub fn parse(text: &str) -> Result<EncryptionConfig, Error> {
-        let v: Value = serde_json::from_str(text)
-            .map_err(|e| invalid(format!("not valid JSON: {e}")))?;
+        let v: Value =
+            serde_json::from_str(text).map_err(|e| invalid(format!("not valid JSON: {e}")))?;
         if v.get("kind").and_then(Value::as_str) != Some("EncryptionConfiguration") {
             return Err(invalid("kind must be EncryptionConfiguration"));
         }
@@ -173,11 +173,9 @@ impl EncryptionConfig {
                     "aescbc" => Provider::AesCbc(parse_keys(body, "aescbc")?),
                     "aesgcm" => Provider::AesGcm(parse_keys(body, "aesgcm")?),
                     "identity" => Provider::Identity,
-                    other => {
-                        return Err(invalid(format!(
-                            "provider {other:?} is not supported (supported: aescbc, aesgcm, identity)"
-                        )))
-                    }
+                    other => return Err(invalid(format!(
+                        "provider {other:?} is not supported (supported: aescbc, aesgcm, identity)"
+                    ))),
                 });
             }
             if providers.is_empty() {
@@ -346,6 +344,29 @@ fn key_name() -> String {
     .replace(':', "")
 }
 
+/// Takes an exclusive advisory lock on `path` (created 0600 if absent) for as long as the returned
+/// file lives; fails at once if another process holds it.
+#[allow(clippy::incompatible_msrv)]
+pub fn lock_exclusive(path: &Path) -> Result<std::fs::File, Error> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::InvalidArgument(format!(
+            "{} is locked: is a k3rs server running with this data dir?",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(path, e)),
+    }
+}
+
 /// Encrypts and decrypts the stored values of one resource.
 #[derive(Clone, Debug)]
 pub struct Transformer {
@@ -483,7 +504,10 @@ impl Transformer {
                     }
                     let (iv, ct) = body.split_at(16);
                     cbc_decrypt(&k.secret, iv, ct).ok_or_else(|| {
-                        format!("{prefix}{}: decryption failed (wrong key or altered value)", k.name)
+                        format!(
+                            "{prefix}{}: decryption failed (wrong key or altered value)",
+                            k.name
+                        )
                     })?
                 };
                 return Ok(Decrypted {
@@ -561,7 +585,12 @@ mod tests {
         assert!(t3
             .decrypt(key, format!("k8s:enc:aescbc:v1:{new}:").as_bytes())
             .is_err());
-        assert!(t3.decrypt(key, b"k8s:enc:aescbc:v1:gone:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx").is_err());
+        assert!(t3
+            .decrypt(
+                key,
+                b"k8s:enc:aescbc:v1:gone:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+            )
+            .is_err());
     }
 
     #[test]

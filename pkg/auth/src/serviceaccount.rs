@@ -75,31 +75,45 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish()
     }
 }
 
 impl SigningKey {
     /// Loads the key at `path`, creating (0600) a new 2048-bit RSA key there when absent.
     pub fn load_or_create(path: &Path) -> Result<SigningKey, Error> {
+        match Self::load(path)? {
+            Some(k) => Ok(k),
+            None => Self::generate(path),
+        }
+    }
+
+    /// The key stored at `path`, or `None` when there is none yet.
+    pub fn load(path: &Path) -> Result<Option<SigningKey>, Error> {
         match std::fs::read_to_string(path) {
-            Ok(pem) => Self::from_pem(&pem).map_err(|e| match e {
+            Ok(pem) => Self::from_pem(&pem).map(Some).map_err(|e| match e {
                 Error::Pem { reason, .. } => Error::pem(path.display().to_string(), reason),
                 other => other,
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut rng = rand_core06::OsRng;
-                let key = rsa::RsaPrivateKey::new(&mut rng, 2048).map_err(|e| {
-                    Error::InvalidArgument(format!("generating the service-account key: {e}"))
-                })?;
-                let pem = key
-                    .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
-                    .map_err(|e| Error::pem("service-account key", e))?;
-                crate::pki::write_file(path, pem.as_bytes(), 0o600)?;
-                Self::from_rsa(&key)
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io(path, e)),
         }
+    }
+
+    /// Generates a new 2048-bit key and stores it (0600, PKCS#1 PEM) at `path`. This takes from
+    /// tenths of a second to seconds (prime search), so servers run it off the start path.
+    pub fn generate(path: &Path) -> Result<SigningKey, Error> {
+        let mut rng = rand_core06::OsRng;
+        let key = rsa::RsaPrivateKey::new(&mut rng, 2048).map_err(|e| {
+            Error::InvalidArgument(format!("generating the service-account key: {e}"))
+        })?;
+        let pem = key
+            .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+            .map_err(|e| Error::pem("service-account key", e))?;
+        crate::pki::write_file(path, pem.as_bytes(), 0o600)?;
+        Self::from_rsa(&key)
     }
 
     /// Parses a PKCS#1 (`RSA PRIVATE KEY`) or PKCS#8 (`PRIVATE KEY`) PEM RSA key.
@@ -179,7 +193,8 @@ impl SigningKey {
     /// and a `kid`, when present, must be this key's.
     fn verify(&self, token: &str) -> Result<Value, String> {
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err("not a compact JWS".into());
         };
@@ -487,7 +502,9 @@ impl TokenIssuer {
                 }
             }
             if sub != username(&namespace, &name) {
-                return Err(Invalid("sub claim does not match the service account".into()));
+                return Err(Invalid(
+                    "sub claim does not match the service account".into(),
+                ));
             }
             return Ok(ValidatedToken {
                 namespace,
@@ -532,7 +549,9 @@ impl TokenIssuer {
             return Err(Invalid("namespace claim is missing".into()));
         }
         if sub != username(&namespace, &sa.name) {
-            return Err(Invalid("sub claim does not match the service account".into()));
+            return Err(Invalid(
+                "sub claim does not match the service account".into(),
+            ));
         }
         Ok(ValidatedToken {
             namespace,
