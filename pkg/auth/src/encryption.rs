@@ -173,9 +173,11 @@ impl EncryptionConfig {
                     "aescbc" => Provider::AesCbc(parse_keys(body, "aescbc")?),
                     "aesgcm" => Provider::AesGcm(parse_keys(body, "aesgcm")?),
                     "identity" => Provider::Identity,
-                    other => return Err(invalid(format!(
+                    other => {
+                        return Err(invalid(format!(
                         "provider {other:?} is not supported (supported: aescbc, aesgcm, identity)"
-                    ))),
+                    )))
+                    }
                 });
             }
             if providers.is_empty() {
@@ -346,7 +348,6 @@ fn key_name() -> String {
 
 /// Takes an exclusive advisory lock on `path` (created 0600 if absent) for as long as the returned
 /// file lives; fails at once if another process holds it.
-#[allow(clippy::incompatible_msrv)]
 pub fn lock_exclusive(path: &Path) -> Result<std::fs::File, Error> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -393,7 +394,7 @@ fn cbc_encrypt(key: &[u8], iv: &[u8; 16], data: &[u8]) -> Vec<u8> {
 }
 
 fn cbc_decrypt(key: &[u8], iv: &[u8], data: &[u8]) -> Option<Vec<u8>> {
-    if iv.len() != 16 || data.is_empty() || data.len() % 16 != 0 {
+    if iv.len() != 16 || data.is_empty() || !data.len().is_multiple_of(16) {
         return None;
     }
     match key.len() {
