@@ -581,11 +581,11 @@ fn secrets_encryption_at_rest_and_key_rotation() {
     let status = k3rs_cmd(&k, &["secrets-encrypt", "status"]);
     let status_text = String::from_utf8_lossy(&status.stdout).into_owned();
     assert!(
-        !status_text.contains("plaintext") && !status_text.contains(&format!("v1:{old_key}")),
+        !status_text.contains("plaintext") && !status_text.contains(&format!("v1:{old_key}:")),
         "everything re-encrypted with the new key: {status_text}"
     );
     assert!(
-        status_text.contains(&format!("k8s:enc:aescbc:v1:{new_key}")),
+        status_text.contains(&format!("k8s:enc:aescbc:v1:{new_key}: 2")),
         "{status_text}"
     );
     // Back up with only the new key: both secrets read back.
