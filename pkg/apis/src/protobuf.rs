@@ -1220,6 +1220,31 @@ mod tests {
         assert_eq!(decode(&b).unwrap()["data"]["p"], "czNjcmV0");
     }
 
+    /// The body `kubectl create token builder --bound-object-kind Pod --bound-object-name p2
+    /// --bound-object-uid 0000` sends (kubectl 1.32): the bound object's `uID` field is `uid`.
+    #[test]
+    fn token_request_bound_object_uid() {
+        if !available() {
+            return;
+        }
+        let hex = concat!(
+            "6b3873000a280a1861757468656e7469636174696f6e2e6b38732e696f2f7631",
+            "120c546f6b656e52657175657374122f0a100a0012001a0022002a0032003800",
+            "420012151a130a03506f64120276311a0270322204303030301a040a0012001a",
+            "002200"
+        );
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let v = decode(&bytes).unwrap();
+        assert_eq!(v["kind"], "TokenRequest");
+        assert_eq!(
+            v["spec"]["boundObjectRef"],
+            json!({"kind": "Pod", "apiVersion": "v1", "name": "p2", "uid": "0000"})
+        );
+    }
+
     #[test]
     fn special_types_and_groups() {
         if !available() {

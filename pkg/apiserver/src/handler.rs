@@ -36,6 +36,8 @@ pub const MAX_INFLIGHT: usize = 600;
 pub struct Handler {
     pub api: Api,
     pub tokens: TokenFile,
+    /// Service-account tokens: TokenRequest, JWT authentication, OIDC discovery.
+    pub service_accounts: Arc<crate::serviceaccount::ServiceAccounts>,
     pub metrics: Arc<Metrics>,
     pub ready: AtomicBool,
     /// host:port clients use, for `/api`'s serverAddressByClientCIDRs.
@@ -338,14 +340,19 @@ fn bool_param(q: &std::collections::HashMap<String, String>, k: &str) -> bool {
 }
 
 impl Handler {
-    /// The user of a bearer token, from the server's token authenticators.
-    pub fn authenticate_token(&self, token: &str) -> Option<UserInfo> {
-        self.tokens.authenticate(token)
+    /// The user of a bearer token, from the server's token authenticators: the static token
+    /// file, then service-account JWTs (and legacy token Secrets). `None`: nobody knows it;
+    /// `Some(Err)`: the token could not be checked (e.g. the datastore failed).
+    pub async fn authenticate_token(&self, token: &str) -> Option<ApiResult<UserInfo>> {
+        if let Some(u) = self.tokens.authenticate(token) {
+            return Some(Ok(u));
+        }
+        self.service_accounts.authenticate(&self.api, token).await
     }
 
     /// The requester, as upstream's union of authenticators: a verified client certificate
     /// first, else a bearer token (which must then be valid: 401 otherwise), else nobody (`None`).
-    fn authenticate(
+    async fn authenticate(
         &self,
         req: &Request<Bytes>,
         cert_user: Option<&UserInfo>,
@@ -363,8 +370,9 @@ impl Handler {
                 })
                 .map(str::trim)
                 .ok_or_else(ApiError::unauthorized)?;
-            return match self.authenticate_token(token) {
-                Some(u) => Ok(Some(u)),
+            return match self.authenticate_token(token).await {
+                Some(Ok(u)) => Ok(Some(u)),
+                Some(Err(e)) => Err(e),
                 None => Err(ApiError::unauthorized()),
             };
         }
@@ -444,7 +452,7 @@ impl Handler {
         // unread body behind (HTTP/2 clients then see a reset stream instead of the Status).
         let (parts, body) = req.into_parts();
         let req = Request::from_parts(parts, read_body_raw(body).await?);
-        let user = match self.authenticate(&req, cert_user)? {
+        let user = match self.authenticate(&req, cert_user).await? {
             Some(u) => u,
             None if self.anonymous.allows(path) => UserInfo {
                 name: ANONYMOUS.into(),
@@ -474,6 +482,20 @@ impl Handler {
         match r {
             Route::Resource(rr) => self.resource(req, rr, query, &user).await,
             other => {
+                if http_verb == "get" {
+                    if let Some(found) = self.service_accounts.discovery(path).await {
+                        let (ct, doc) = found?;
+                        // As upstream: cacheable for an hour, JWKS as application/jwk-set+json.
+                        let mut resp = respond_value(200, &doc, Format::Json);
+                        resp.headers_mut()
+                            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+                        resp.headers_mut().insert(
+                            header::CACHE_CONTROL,
+                            HeaderValue::from_static("public, max-age=3600"),
+                        );
+                        return Ok(resp);
+                    }
+                }
                 if http_verb != "get" {
                     return Err(ApiError::method_not_allowed(format!(
                         "the server does not allow this method on the requested resource ({} {path})",
@@ -607,7 +629,7 @@ impl Handler {
             return Err(ApiError::not_found_path());
         };
         if res.is_review() {
-            return crate::review::serve(self, req, res, &rr, user);
+            return crate::review::serve(self, req, res, &rr, user).await;
         }
         let authz = self.authz.clone();
         let guard_ns = rr.namespace.clone().filter(|_| res.namespaced);
@@ -861,6 +883,15 @@ impl Handler {
                     .patch(req, res, ns, name, Some("status"), dry_run, query, &|_, _| Ok(()))
                     .await?;
                 Ok(respond_value(code, &obj, fmt))
+            }
+            ("token", "create") => {
+                let body = decode(req.body(), ct.as_deref())?;
+                let ns = ns.ok_or_else(|| ApiError::bad_request("namespace is required"))?;
+                let out = self
+                    .service_accounts
+                    .token_request(&self.api, ns, name, body)
+                    .await?;
+                Ok(respond_value(201, &out, fmt))
             }
             ("scale", "get") => {
                 let obj = self.api.get(res, ns, name).await?;

@@ -175,7 +175,7 @@ fn extra_of(spec: &Value) -> BTreeMap<String, Vec<String>> {
 }
 
 /// Serves a create of a review kind (other verbs: 405).
-pub fn serve(
+pub async fn serve(
     h: &Handler,
     req: Request<Bytes>,
     res: &'static Resource,
@@ -225,8 +225,9 @@ pub fn serve(
                     "token must not be empty",
                 ));
             }
-            match h.authenticate_token(&token) {
-                Some(u) => {
+            match h.authenticate_token(&token).await {
+                Some(Err(e)) => return Err(e),
+                Some(Ok(u)) => {
                     let mut st = json!({"authenticated": true, "user": user_json(&u)});
                     if let Some(aud) = spec
                         .get("audiences")

@@ -15,16 +15,24 @@ pub struct K3rs {
     pub dir: tempfile::TempDir,
     pub port: u16,
     endpoint: Option<String>,
+    /// Extra `k3rs server` flags, used by every (re)spawn.
+    pub extra_args: Vec<String>,
 }
 
 impl K3rs {
     pub fn start(endpoint: Option<&str>) -> K3rs {
+        Self::start_with(endpoint, &[])
+    }
+
+    /// Starts a server with extra `k3rs server` flags.
+    pub fn start_with(endpoint: Option<&str>, extra_args: &[&str]) -> K3rs {
         let dir = tempfile::tempdir().unwrap();
         let mut k = K3rs {
             child: None,
             dir,
             port: free_port(),
             endpoint: endpoint.map(str::to_string),
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
         };
         k.spawn();
         k
@@ -52,6 +60,7 @@ impl K3rs {
         if let Some(e) = &self.endpoint {
             cmd.args(["--datastore-endpoint", e]);
         }
+        cmd.args(&self.extra_args);
         self.child = Some(cmd.spawn().expect("start k3rs server"));
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
