@@ -16,6 +16,7 @@ use k3rs_apis::selectors::{FieldSelector, LabelSelector};
 use k3rs_auth::authn::{TokenFile, UserInfo, MASTERS};
 
 use crate::discovery;
+use crate::fieldvalidation::Directive;
 use crate::metrics::Metrics;
 use crate::request::{parse_query, route, ResourceRequest, Route};
 use crate::status::{ApiError, ApiResult};
@@ -206,12 +207,10 @@ fn decode(bytes: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
                 ApiError::bad_request(format!("the body of the request could not be decoded as JSON: {e}"))
             })
         }
+        // A repeated key keeps its last value, as upstream's YAML-to-JSON conversion.
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
-            let v: serde_yaml::Value = serde_yaml::from_slice(bytes).map_err(|e| {
+            crate::fieldvalidation::parse_yaml(bytes).map_err(|e| {
                 ApiError::bad_request(format!("the body of the request could not be decoded as YAML: {e}"))
-            })?;
-            serde_json::to_value(v).map_err(|e| {
-                ApiError::bad_request(format!("the YAML body cannot be represented as JSON: {e}"))
             })
         }
         "application/vnd.kubernetes.protobuf" if k3rs_apis::protobuf::available() => {
@@ -226,6 +225,83 @@ fn decode(bytes: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
             "the body of the request was in an unknown format ({other}) - accepted media types include: application/json, application/yaml"
         ))),
     }
+}
+
+/// Decodes a create/update body, with the strict-decoding problems found while parsing it
+/// (repeated keys) when field validation asks for them.
+fn decode_body(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    fv: Directive,
+) -> ApiResult<(Value, Vec<String>)> {
+    let ct = content_type
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !fv.checks() {
+        return Ok((decode(bytes, content_type)?, Vec::new()));
+    }
+    match ct.as_str() {
+        "application/json" | "" => {
+            let (v, dups) = crate::fieldvalidation::parse_json(bytes).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the body of the request could not be decoded as JSON: {e}"
+                ))
+            })?;
+            Ok((v, crate::fieldvalidation::parse_errors(dups)))
+        }
+        "application/yaml" | "application/x-yaml" | "text/yaml" => {
+            let v = decode(bytes, content_type)?;
+            Ok((
+                v,
+                crate::fieldvalidation::yaml_duplicates(bytes)
+                    .into_iter()
+                    .collect(),
+            ))
+        }
+        // Protobuf bodies cannot repeat a field.
+        _ => Ok((decode(bytes, content_type)?, Vec::new())),
+    }
+}
+
+/// The strict-decoding problems of a patch document itself (repeated keys; for JSON patches
+/// also unknown operation fields). Unparsable patches are left to the patch code to report.
+fn patch_errors(bytes: &[u8], content_type: &str, fv: Directive) -> Vec<String> {
+    if !fv.checks() {
+        return Vec::new();
+    }
+    let Ok((v, dups)) = crate::fieldvalidation::parse_json(bytes) else {
+        return Vec::new();
+    };
+    if content_type == "application/json-patch+json" {
+        crate::fieldvalidation::json_patch_errors(&v, &dups)
+    } else {
+        crate::fieldvalidation::parse_errors(dups)
+    }
+}
+
+/// Adds `Warning` headers.
+fn with_warnings(mut resp: Response<Body>, warnings: &[String]) -> Response<Body> {
+    for w in crate::fieldvalidation::warning_headers(warnings) {
+        if let Ok(v) = HeaderValue::from_str(&w) {
+            resp.headers_mut().append(header::WARNING, v);
+        }
+    }
+    resp
+}
+
+/// The media type of a Content-Type, lower-cased, without parameters.
+fn media_type(content_type: Option<&str>) -> String {
+    content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 fn bool_param(q: &std::collections::HashMap<String, String>, k: &str) -> bool {
@@ -578,21 +654,37 @@ impl Handler {
             }
             ("watch", _) => self.watch(res, ns, name, query, fmt, conv, include).await,
             ("create", None) => {
-                let body = decode(req.body(), ct.as_deref())?;
+                let fv = crate::fieldvalidation::directive(query, "CreateOptions")?;
+                let (mut body, parsed) = decode_body(req.body(), ct.as_deref(), fv)?;
+                let warnings = crate::fieldvalidation::validate_body(
+                    fv,
+                    &res.api_version(),
+                    res.kind,
+                    &mut body,
+                    parsed,
+                )?;
                 let obj = self.api.create(res, ns, body, dry_run).await?;
-                Ok(respond_value(201, &obj, fmt))
+                Ok(with_warnings(respond_value(201, &obj, fmt), &warnings))
             }
             ("create", Some(_)) => Err(ApiError::method_not_allowed(
                 "POST is not allowed on a named resource",
             )),
             ("update", Some(name)) => {
-                let body = decode(req.body(), ct.as_deref())?;
+                let fv = crate::fieldvalidation::directive(query, "UpdateOptions")?;
+                let (mut body, parsed) = decode_body(req.body(), ct.as_deref(), fv)?;
+                let warnings = crate::fieldvalidation::validate_body(
+                    fv,
+                    &res.api_version(),
+                    res.kind,
+                    &mut body,
+                    parsed,
+                )?;
                 match self
                     .api
                     .update_with(res, ns, name, None, dry_run, |_| Ok(body.clone()))
                     .await
                 {
-                    Ok(obj) => Ok(respond_value(200, &obj, fmt)),
+                    Ok(obj) => Ok(with_warnings(respond_value(200, &obj, fmt), &warnings)),
                     // Kinds whose upstream strategy allows it are created by a PUT.
                     Err(e) if e.code == 404 && crate::strategy::allow_create_on_update(res) => {
                         let mut body = body;
@@ -609,14 +701,15 @@ impl Handler {
                         }
                         crate::object::meta_mut(&mut body).remove("resourceVersion");
                         let obj = self.api.create(res, ns, body, dry_run).await?;
-                        Ok(respond_value(201, &obj, fmt))
+                        Ok(with_warnings(respond_value(201, &obj, fmt), &warnings))
                     }
                     Err(e) => Err(e),
                 }
             }
             ("patch", Some(name)) => {
-                let obj = self.patch(req, res, ns, name, None, dry_run).await?;
-                Ok(respond_value(200, &obj, fmt))
+                let fv = crate::fieldvalidation::directive(query, "PatchOptions")?;
+                let (obj, warnings) = self.patch(req, res, ns, name, None, dry_run, fv).await?;
+                Ok(with_warnings(respond_value(200, &obj, fmt), &warnings))
             }
             ("delete", Some(name)) => {
                 let body = req.body().clone();
@@ -685,45 +778,69 @@ impl Handler {
                     fmt,
                 ))
             }
-            ("status", "update") => {
-                let body = decode(req.body(), ct.as_deref())?;
+            ("status" | "finalize", "update") => {
+                let fv = crate::fieldvalidation::directive(query, "UpdateOptions")?;
+                let (mut body, parsed) = decode_body(req.body(), ct.as_deref(), fv)?;
+                let warnings = crate::fieldvalidation::validate_body(
+                    fv,
+                    &res.api_version(),
+                    res.kind,
+                    &mut body,
+                    parsed,
+                )?;
                 let obj = self
                     .api
-                    .update_with(res, ns, name, Some("status"), dry_run, |_| Ok(body.clone()))
+                    .update_with(res, ns, name, Some(sub), dry_run, |_| Ok(body.clone()))
                     .await?;
-                Ok(respond_value(200, &obj, fmt))
-            }
-            ("finalize", "update") => {
-                let body = decode(req.body(), ct.as_deref())?;
-                let obj = self
-                    .api
-                    .update_with(res, ns, name, Some("finalize"), dry_run, |_| {
-                        Ok(body.clone())
-                    })
-                    .await?;
-                Ok(respond_value(200, &obj, fmt))
+                Ok(with_warnings(respond_value(200, &obj, fmt), &warnings))
             }
             ("status", "patch") => {
-                let obj = self
-                    .patch(req, res, ns, name, Some("status"), dry_run)
+                let fv = crate::fieldvalidation::directive(query, "PatchOptions")?;
+                let (obj, warnings) = self
+                    .patch(req, res, ns, name, Some("status"), dry_run, fv)
                     .await?;
-                Ok(respond_value(200, &obj, fmt))
+                Ok(with_warnings(respond_value(200, &obj, fmt), &warnings))
             }
             ("scale", "get") => {
                 let obj = self.api.get(res, ns, name).await?;
                 Ok(respond_value(200, &crate::scale::to_scale(res, &obj), fmt))
             }
             ("scale", "update" | "patch") => {
-                let scale = if rr.verb == "update" {
-                    decode(req.body(), ct.as_deref())?
+                let scale_av = if s.group.is_empty() {
+                    s.version.to_string()
                 } else {
+                    format!("{}/{}", s.group, s.version)
+                };
+                let (scale, warnings) = if rr.verb == "update" {
+                    let fv = crate::fieldvalidation::directive(query, "UpdateOptions")?;
+                    let (mut body, parsed) = decode_body(req.body(), ct.as_deref(), fv)?;
+                    let w = crate::fieldvalidation::validate_body(
+                        fv, &scale_av, s.kind, &mut body, parsed,
+                    )?;
+                    (body, w)
+                } else {
+                    let fv = crate::fieldvalidation::directive(query, "PatchOptions")?;
                     let current = crate::scale::to_scale(res, &self.api.get(res, ns, name).await?);
                     let patch = req.body().clone();
-                    crate::scale::patch_scale(current, &patch, ct.as_deref())?
+                    let mut patched = crate::scale::patch_scale(current, &patch, ct.as_deref())?;
+                    let errs = patch_errors(&patch, media_type(ct.as_deref()).as_str(), fv);
+                    let before = (fv == Directive::Strict).then(|| patched.clone());
+                    let w = crate::fieldvalidation::validate_patched(
+                        fv,
+                        &scale_av,
+                        s.kind,
+                        &mut patched,
+                        errs,
+                        || serde_json::to_string(&before).unwrap_or_default(),
+                    )?;
+                    (patched, w)
                 };
                 let obj =
                     crate::scale::apply_scale(&self.api, res, ns, name, &scale, dry_run).await?;
-                Ok(respond_value(200, &crate::scale::to_scale(res, &obj), fmt))
+                Ok(with_warnings(
+                    respond_value(200, &crate::scale::to_scale(res, &obj), fmt),
+                    &warnings,
+                ))
             }
             _ => Err(ApiError::method_not_allowed(
                 "unsupported verb for this subresource",
@@ -731,6 +848,8 @@ impl Handler {
         }
     }
 
+    /// Applies a patch; returns the stored object and the field-validation warnings.
+    #[allow(clippy::too_many_arguments)]
     async fn patch(
         &self,
         req: Request<Bytes>,
@@ -739,7 +858,8 @@ impl Handler {
         name: &str,
         sub: Option<&str>,
         dry_run: bool,
-    ) -> ApiResult<Value> {
+        fv: Directive,
+    ) -> ApiResult<(Value, Vec<String>)> {
         let ct = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -770,7 +890,11 @@ impl Handler {
         let bytes = req.body().clone();
         let patch: Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-        self.api
+        let patch_errs = patch_errors(&bytes, &ct, fv);
+        let api_version = res.api_version();
+        let warnings = std::sync::Mutex::new(Vec::new());
+        let obj = self
+            .api
             .update_with(res, ns, name, sub, dry_run, |current| {
                 let mut obj = current.clone();
                 match kind {
@@ -783,11 +907,27 @@ impl Handler {
                 {
                     crate::object::meta_mut(&mut obj).remove("resourceVersion");
                 }
+                // Unknown fields of the result: reported (Strict/Warn) and never stored.
+                let before = (fv == Directive::Strict).then(|| obj.clone());
+                let w = crate::fieldvalidation::validate_patched(
+                    fv,
+                    &api_version,
+                    res.kind,
+                    &mut obj,
+                    patch_errs.clone(),
+                    || serde_json::to_string(&before).unwrap_or_default(),
+                )?;
+                if let Ok(mut slot) = warnings.lock() {
+                    *slot = w;
+                }
                 Ok(obj)
             })
-            .await
+            .await?;
+        let warnings = warnings.into_inner().unwrap_or_default();
+        Ok((obj, warnings))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn watch(
         &self,
         res: &'static Resource,

@@ -10,6 +10,7 @@
 pub mod bootstrap;
 pub mod convert;
 pub mod discovery;
+pub mod fieldvalidation;
 pub mod handler;
 pub mod metrics;
 pub mod object;
