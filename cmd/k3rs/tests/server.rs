@@ -330,16 +330,20 @@ fn status_codes(k: &K3rs) {
         .0,
         405
     );
+    // Protobuf-only clients are answered in protobuf (tests/protobuf.rs has the details).
     let out = k.curl(&[
         "-o",
         "/dev/null",
         "-w",
-        "%{http_code}",
+        "%{http_code} %{content_type}",
         "-H",
         "Accept: application/vnd.kubernetes.protobuf",
         &k.url(base),
     ]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "406");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "200 application/vnd.kubernetes.protobuf"
+    );
     assert_eq!(
         k.http("POST", base, "application/vnd.kubernetes.protobuf", "k8s\0")
             .0,

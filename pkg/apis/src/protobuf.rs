@@ -157,7 +157,7 @@ pub(crate) fn pool() -> Option<&'static DescriptorPool> {
     schema().map(|s| &s.pool)
 }
 
-fn info(desc: &MessageDescriptor) -> Option<&'static MsgInfo> {
+fn msg_info(desc: &MessageDescriptor) -> Option<&'static MsgInfo> {
     schema()?.msgs.get(desc.full_name())
 }
 
@@ -397,7 +397,7 @@ fn raw_json(m: &DynamicMessage, field: &str) -> Value {
 
 fn message_to_json(m: &DynamicMessage) -> Value {
     let desc: MessageDescriptor = m.descriptor();
-    let Some(info) = info(&desc) else {
+    let Some(info) = msg_info(&desc) else {
         return Value::Null;
     };
     match info.special {
@@ -456,10 +456,9 @@ fn fields_to_json(m: &DynamicMessage, info: &MsgInfo, out: &mut Map<String, Valu
         let v = m.get_field(&f.fd);
         let Some(key) = &f.json else {
             // Inline: the embedded struct's fields are this object's.
-            if let (Some(inner), Some(inner_info)) = (
-                v.as_message(),
-                f.fd.kind().as_message().and_then(|d| info_of(d)),
-            ) {
+            if let (Some(inner), Some(inner_info)) =
+                (v.as_message(), f.fd.kind().as_message().and_then(msg_info))
+            {
                 fields_to_json(inner, inner_info, out);
             }
             continue;
@@ -478,10 +477,6 @@ fn fields_to_json(m: &DynamicMessage, info: &MsgInfo, out: &mut Map<String, Valu
             out.insert(key.clone(), v);
         }
     }
-}
-
-fn info_of(d: &MessageDescriptor) -> Option<&'static MsgInfo> {
-    info(d)
 }
 
 fn value_to_json(v: &PValue) -> Value {
@@ -702,7 +697,7 @@ fn put_zero(out: &mut Vec<u8>, f: &FieldInfo) {
 
 /// The encoding of a Go zero value of a message's type.
 fn zero_message(d: &MessageDescriptor, out: &mut Vec<u8>) {
-    let Some(info) = info(d) else { return };
+    let Some(info) = msg_info(d) else { return };
     match info.special {
         // A zero Time writes nothing; a zero Quantity is "0".
         Some(Special::Time | Special::MicroTime | Special::Raw(_) | Special::StringList) => {}
@@ -724,7 +719,10 @@ fn always_written(f: &FieldInfo) -> bool {
     }
     match f.fd.kind() {
         Kind::Bytes => false,
-        Kind::Message(d) => !matches!(info(&d).and_then(|i| i.special), Some(Special::StringList)),
+        Kind::Message(d) => !matches!(
+            msg_info(&d).and_then(|i| i.special),
+            Some(Special::StringList)
+        ),
         _ => true,
     }
 }
@@ -742,7 +740,8 @@ fn encode_message(
     path: &str,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
-    let info = info(desc).ok_or_else(|| format!("{path}: no schema for {}", desc.full_name()))?;
+    let info =
+        msg_info(desc).ok_or_else(|| format!("{path}: no schema for {}", desc.full_name()))?;
     match info.special {
         Some(Special::Time) | Some(Special::MicroTime) => {
             let s = v.as_str().ok_or_else(|| mismatch(path, v, "a time"))?;
@@ -832,7 +831,7 @@ fn encode_fields(
                 continue;
             };
             let inner_info =
-                info_of(&d).ok_or_else(|| format!("{path}: no schema for {}", d.full_name()))?;
+                msg_info(&d).ok_or_else(|| format!("{path}: no schema for {}", d.full_name()))?;
             let mut inner = Vec::new();
             encode_fields(inner_info, obj, path, &mut inner)?;
             put_len(out, number, &inner);
@@ -978,7 +977,7 @@ pub fn encode_watch_frame(ev: &Value) -> Result<Vec<u8>, String> {
 /// special scalar types are open: nothing below them is checked.
 pub fn prune_unknown(api_version: &str, kind: &str, obj: &mut Value) -> Option<Vec<String>> {
     let desc = message_for(api_version, kind)?;
-    let info = info(&desc)?;
+    let info = msg_info(&desc)?;
     let mut unknown = Vec::new();
     if let Value::Object(m) = obj {
         prune_fields(info, m, "", true, &mut unknown);
@@ -995,7 +994,7 @@ fn find_field<'a>(info: &'a MsgInfo, key: &str) -> Option<&'a FieldInfo> {
                 if let Some(found) =
                     f.fd.kind()
                         .as_message()
-                        .and_then(info_of)
+                        .and_then(msg_info)
                         .and_then(|i| find_field(i, key))
                 {
                     return Some(found);
@@ -1054,7 +1053,7 @@ fn prune_fields(
 }
 
 fn prune_value(d: &MessageDescriptor, v: &mut Value, path: &str, unknown: &mut Vec<String>) {
-    let Some(info) = info(d) else { return };
+    let Some(info) = msg_info(d) else { return };
     if info.special.is_some() {
         return;
     }
@@ -1081,7 +1080,7 @@ pub fn sample(api_version: &str, kind: &str) -> Option<Value> {
 }
 
 fn sample_message(d: &MessageDescriptor, stack: &mut Vec<String>, n: usize) -> Value {
-    let Some(info) = info(d) else {
+    let Some(info) = msg_info(d) else {
         return json!({});
     };
     match info.special {
@@ -1089,13 +1088,13 @@ fn sample_message(d: &MessageDescriptor, stack: &mut Vec<String>, n: usize) -> V
         Some(Special::MicroTime) => return json!("2024-05-06T07:08:09.123456Z"),
         Some(Special::Duration) => return json!("1m30s"),
         Some(Special::IntOrString) => {
-            return if n % 2 == 0 {
+            return if n.is_multiple_of(2) {
                 json!(8080)
             } else {
                 json!("http")
             }
         }
-        Some(Special::Quantity) => return json!(if n % 2 == 0 { "250m" } else { "64Mi" }),
+        Some(Special::Quantity) => return json!(if n.is_multiple_of(2) { "250m" } else { "64Mi" }),
         Some(Special::Raw("Raw")) => return json!({"f:metadata": {"f:name": {}}}),
         Some(Special::Raw(_)) => return json!({"any": ["json", 1]}),
         Some(Special::StringList) => return json!(["x", "y"]),
@@ -1111,7 +1110,7 @@ fn sample_message(d: &MessageDescriptor, stack: &mut Vec<String>, n: usize) -> V
 fn sample_fields(info: &MsgInfo, stack: &mut Vec<String>, out: &mut Map<String, Value>) {
     for (i, f) in info.fields.iter().enumerate() {
         let Some(key) = &f.json else {
-            if let Some(inner) = f.fd.kind().as_message().and_then(info_of) {
+            if let Some(inner) = f.fd.kind().as_message().and_then(msg_info) {
                 sample_fields(inner, stack, out);
             }
             continue;

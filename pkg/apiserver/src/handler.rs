@@ -18,6 +18,7 @@ use k3rs_auth::rbac::{ANONYMOUS, UNAUTHENTICATED};
 
 use crate::discovery;
 use crate::fieldmanager::Track;
+use crate::fieldvalidation::Directive;
 use crate::metrics::Metrics;
 use crate::request::{parse_query, route, ResourceRequest, Route};
 use crate::status::{ApiError, ApiResult};
@@ -313,12 +314,10 @@ pub(crate) fn decode(bytes: &[u8], content_type: Option<&str>) -> ApiResult<Valu
                 ApiError::bad_request(format!("the body of the request could not be decoded as JSON: {e}"))
             })
         }
+        // A repeated key keeps its last value, as upstream's YAML-to-JSON conversion.
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
-            let v: serde_yaml::Value = serde_yaml::from_slice(bytes).map_err(|e| {
+            crate::fieldvalidation::parse_yaml(bytes).map_err(|e| {
                 ApiError::bad_request(format!("the body of the request could not be decoded as YAML: {e}"))
-            })?;
-            serde_json::to_value(v).map_err(|e| {
-                ApiError::bad_request(format!("the YAML body cannot be represented as JSON: {e}"))
             })
         }
         "application/vnd.kubernetes.protobuf" if k3rs_apis::protobuf::available() => {
@@ -333,6 +332,83 @@ pub(crate) fn decode(bytes: &[u8], content_type: Option<&str>) -> ApiResult<Valu
             "the body of the request was in an unknown format ({other}) - accepted media types include: application/json, application/yaml"
         ))),
     }
+}
+
+/// Decodes a create/update body, with the strict-decoding problems found while parsing it
+/// (repeated keys) when field validation asks for them.
+fn decode_body(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    fv: Directive,
+) -> ApiResult<(Value, Vec<String>)> {
+    let ct = content_type
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !fv.checks() {
+        return Ok((decode(bytes, content_type)?, Vec::new()));
+    }
+    match ct.as_str() {
+        "application/json" | "" => {
+            let (v, dups) = crate::fieldvalidation::parse_json(bytes).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the body of the request could not be decoded as JSON: {e}"
+                ))
+            })?;
+            Ok((v, crate::fieldvalidation::parse_errors(dups)))
+        }
+        "application/yaml" | "application/x-yaml" | "text/yaml" => {
+            let v = decode(bytes, content_type)?;
+            Ok((
+                v,
+                crate::fieldvalidation::yaml_duplicates(bytes)
+                    .into_iter()
+                    .collect(),
+            ))
+        }
+        // Protobuf bodies cannot repeat a field.
+        _ => Ok((decode(bytes, content_type)?, Vec::new())),
+    }
+}
+
+/// The strict-decoding problems of a patch document itself (repeated keys; for JSON patches
+/// also unknown operation fields). Unparsable patches are left to the patch code to report.
+fn patch_errors(bytes: &[u8], content_type: &str, fv: Directive) -> Vec<String> {
+    if !fv.checks() {
+        return Vec::new();
+    }
+    let Ok((v, dups)) = crate::fieldvalidation::parse_json(bytes) else {
+        return Vec::new();
+    };
+    if content_type == "application/json-patch+json" {
+        crate::fieldvalidation::json_patch_errors(&v, &dups)
+    } else {
+        crate::fieldvalidation::parse_errors(dups)
+    }
+}
+
+/// Adds `Warning` headers.
+fn with_warnings(mut resp: Response<Body>, warnings: &[String]) -> Response<Body> {
+    for w in crate::fieldvalidation::warning_headers(warnings) {
+        if let Ok(v) = HeaderValue::from_str(&w) {
+            resp.headers_mut().append(header::WARNING, v);
+        }
+    }
+    resp
+}
+
+/// The media type of a Content-Type, lower-cased, without parameters.
+fn media_type(content_type: Option<&str>) -> String {
+    content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 fn bool_param(q: &std::collections::HashMap<String, String>, k: &str) -> bool {
@@ -710,7 +786,15 @@ impl Handler {
             ("watch", _) => self.watch(res, ns, name, query, fmt, conv, include).await,
             ("create", None) => {
                 let mgr = manager("CreateOptions")?;
-                let body = decode(req.body(), ct.as_deref())?;
+                let fv = crate::fieldvalidation::directive(query, "CreateOptions")?;
+                let (mut body, parsed) = decode_body(req.body(), ct.as_deref(), fv)?;
+                let warnings = crate::fieldvalidation::validate_body(
+                    fv,
+                    &res.api_version(),
+                    res.kind,
+                    &mut body,
+                    parsed,
+                )?;
                 guard(&body, None)?;
                 let obj = self
                     .api
@@ -725,7 +809,7 @@ impl Handler {
                         },
                     )
                     .await?;
-                Ok(respond_value(201, &obj, fmt))
+                Ok(with_warnings(respond_value(201, &obj, fmt), &warnings))
             }
             ("create", Some(_)) => Err(ApiError::method_not_allowed(
                 "POST is not allowed on a named resource",
@@ -736,7 +820,15 @@ impl Handler {
                     manager: &mgr,
                     subresource: "",
                 };
-                let body = decode(req.body(), ct.as_deref())?;
+                let fv = crate::fieldvalidation::directive(query, "UpdateOptions")?;
+                let (mut body, parsed) = decode_body(req.body(), ct.as_deref(), fv)?;
+                let warnings = crate::fieldvalidation::validate_body(
+                    fv,
+                    &res.api_version(),
+                    res.kind,
+                    &mut body,
+                    parsed,
+                )?;
                 match self
                     .api
                     .update_by(res, ns, name, None, dry_run, track, |cur| {
@@ -745,7 +837,7 @@ impl Handler {
                     })
                     .await
                 {
-                    Ok(obj) => Ok(respond_value(200, &obj, fmt)),
+                    Ok(obj) => Ok(with_warnings(respond_value(200, &obj, fmt), &warnings)),
                     // Kinds whose upstream strategy allows it are created by a PUT.
                     Err(e) if e.code == 404 && crate::strategy::allow_create_on_update(res) => {
                         let mut body = body;
@@ -763,14 +855,17 @@ impl Handler {
                         crate::object::meta_mut(&mut body).remove("resourceVersion");
                         guard(&body, None)?;
                         let obj = self.api.create_by(res, ns, body, dry_run, track).await?;
-                        Ok(respond_value(201, &obj, fmt))
+                        Ok(with_warnings(respond_value(201, &obj, fmt), &warnings))
                     }
                     Err(e) => Err(e),
                 }
             }
             ("patch", Some(name)) => {
-                let (code, obj) = self.patch(req, res, ns, name, None, dry_run, query, &guard).await?;
-                Ok(respond_value(code, &obj, fmt))
+                let fv = crate::fieldvalidation::directive(query, "PatchOptions")?;
+                let (code, obj, warnings) = self
+                    .patch(req, res, ns, name, None, dry_run, query, &guard, fv)
+                    .await?;
+                Ok(with_warnings(respond_value(code, &obj, fmt), &warnings))
             }
             ("delete", Some(name)) => {
                 let body = req.body().clone();
@@ -858,31 +953,40 @@ impl Handler {
                     fmt,
                 ))
             }
-            ("status", "update") => {
-                let body = decode(req.body(), ct.as_deref())?;
+            ("status" | "finalize", "update") => {
+                let fv = crate::fieldvalidation::directive(query, "UpdateOptions")?;
+                let (mut body, parsed) = decode_body(req.body(), ct.as_deref(), fv)?;
+                let warnings = crate::fieldvalidation::validate_body(
+                    fv,
+                    &res.api_version(),
+                    res.kind,
+                    &mut body,
+                    parsed,
+                )?;
                 let obj = self
                     .api
-                    .update_by(res, ns, name, Some("status"), dry_run, track, |_| {
+                    .update_by(res, ns, name, Some(sub), dry_run, track, |_| {
                         Ok(body.clone())
                     })
                     .await?;
-                Ok(respond_value(200, &obj, fmt))
-            }
-            ("finalize", "update") => {
-                let body = decode(req.body(), ct.as_deref())?;
-                let obj = self
-                    .api
-                    .update_by(res, ns, name, Some("finalize"), dry_run, track, |_| {
-                        Ok(body.clone())
-                    })
-                    .await?;
-                Ok(respond_value(200, &obj, fmt))
+                Ok(with_warnings(respond_value(200, &obj, fmt), &warnings))
             }
             ("status", "patch") => {
-                let (code, obj) = self
-                    .patch(req, res, ns, name, Some("status"), dry_run, query, &|_, _| Ok(()))
+                let fv = crate::fieldvalidation::directive(query, "PatchOptions")?;
+                let (code, obj, warnings) = self
+                    .patch(
+                        req,
+                        res,
+                        ns,
+                        name,
+                        Some("status"),
+                        dry_run,
+                        query,
+                        &|_, _| Ok(()),
+                        fv,
+                    )
                     .await?;
-                Ok(respond_value(code, &obj, fmt))
+                Ok(with_warnings(respond_value(code, &obj, fmt), &warnings))
             }
             ("token", "create") => {
                 let body = decode(req.body(), ct.as_deref())?;
@@ -898,17 +1002,42 @@ impl Handler {
                 Ok(respond_value(200, &crate::scale::to_scale(res, &obj), fmt))
             }
             ("scale", "update" | "patch") => {
-                let scale = if rr.verb == "update" {
-                    decode(req.body(), ct.as_deref())?
+                let scale_av = if s.group.is_empty() {
+                    s.version.to_string()
                 } else {
+                    format!("{}/{}", s.group, s.version)
+                };
+                let (scale, warnings) = if rr.verb == "update" {
+                    let fv = crate::fieldvalidation::directive(query, "UpdateOptions")?;
+                    let (mut body, parsed) = decode_body(req.body(), ct.as_deref(), fv)?;
+                    let w = crate::fieldvalidation::validate_body(
+                        fv, &scale_av, s.kind, &mut body, parsed,
+                    )?;
+                    (body, w)
+                } else {
+                    let fv = crate::fieldvalidation::directive(query, "PatchOptions")?;
                     let current = crate::scale::to_scale(res, &self.api.get(res, ns, name).await?);
                     let patch = req.body().clone();
-                    crate::scale::patch_scale(current, &patch, ct.as_deref())?
+                    let mut patched = crate::scale::patch_scale(current, &patch, ct.as_deref())?;
+                    let errs = patch_errors(&patch, media_type(ct.as_deref()).as_str(), fv);
+                    let before = (fv == Directive::Strict).then(|| patched.clone());
+                    let w = crate::fieldvalidation::validate_patched(
+                        fv,
+                        &scale_av,
+                        s.kind,
+                        &mut patched,
+                        errs,
+                        || serde_json::to_string(&before).unwrap_or_default(),
+                    )?;
+                    (patched, w)
                 };
                 let obj =
                     crate::scale::apply_scale(&self.api, res, ns, name, &scale, dry_run, track)
                         .await?;
-                Ok(respond_value(200, &crate::scale::to_scale(res, &obj), fmt))
+                Ok(with_warnings(
+                    respond_value(200, &crate::scale::to_scale(res, &obj), fmt),
+                    &warnings,
+                ))
             }
             _ => Err(ApiError::method_not_allowed(
                 "unsupported verb for this subresource",
@@ -916,8 +1045,9 @@ impl Handler {
         }
     }
 
-    /// A PATCH: merge and JSON patches become Updates of the patching manager; an apply patch
-    /// (`application/apply-patch+yaml`) applies, creating the object if needed (201).
+    /// A PATCH: merge, JSON and strategic merge patches become Updates of the patching manager;
+    /// an apply patch (`application/apply-patch+yaml`) applies, creating the object if needed
+    /// (201). Returns the status code, the stored object and the field-validation warnings.
     #[allow(clippy::too_many_arguments)]
     async fn patch(
         &self,
@@ -929,7 +1059,8 @@ impl Handler {
         dry_run: bool,
         query: &std::collections::HashMap<String, String>,
         guard: &(dyn Fn(&Value, Option<&Value>) -> ApiResult<()> + Sync),
-    ) -> ApiResult<(u16, Value)> {
+        fv: Directive,
+    ) -> ApiResult<(u16, Value, Vec<String>)> {
         let ct = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -957,7 +1088,8 @@ impl Handler {
                 let config = crate::fieldmanager::decode_apply(req.body())?;
                 return self
                     .apply_patch(res, ns, name, sub, dry_run, &config, &mgr, force, guard)
-                    .await;
+                    .await
+                    .map(|(code, obj)| (code, obj, Vec::new()));
             }
             "application/apply-patch+cbor" => {
                 return Err(ApiError::unsupported_media_type(
@@ -983,7 +1115,11 @@ impl Handler {
         let bytes = req.body().clone();
         let patch: Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-        self.api
+        let patch_errs = patch_errors(&bytes, &ct, fv);
+        let api_version = res.api_version();
+        let warnings = std::sync::Mutex::new(Vec::new());
+        let obj = self
+            .api
             .update_by(res, ns, name, sub, dry_run, track, |current| {
                 let mut obj = current.clone();
                 match &kind {
@@ -999,11 +1135,29 @@ impl Handler {
                 {
                     crate::object::meta_mut(&mut obj).remove("resourceVersion");
                 }
+                // Unknown fields of the result: reported (Strict/Warn) and never stored. A
+                // strategic merge patch is shown in Go's %+v form, as upstream shows it.
+                let before = (fv == Directive::Strict).then(|| obj.clone());
+                let w = crate::fieldvalidation::validate_patched(
+                    fv,
+                    &api_version,
+                    res.kind,
+                    &mut obj,
+                    patch_errs.clone(),
+                    || match &kind {
+                        PatchKind::Strategic(_) => crate::fieldvalidation::go_format(&patch),
+                        _ => serde_json::to_string(&before).unwrap_or_default(),
+                    },
+                )?;
+                if let Ok(mut slot) = warnings.lock() {
+                    *slot = w;
+                }
                 guard(&obj, Some(current))?;
                 Ok(obj)
             })
-            .await
-            .map(|o| (200, o))
+            .await?;
+        let warnings = warnings.into_inner().unwrap_or_default();
+        Ok((200, obj, warnings))
     }
 
     /// Server-side apply: merges the configuration into the stored object for `manager`, or
@@ -1079,6 +1233,7 @@ impl Handler {
         Err(ApiError::modified(res, name))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn watch(
         &self,
         res: &'static Resource,

@@ -13,6 +13,7 @@ pub mod convert;
 pub mod discovery;
 pub mod encryption;
 pub mod fieldmanager;
+pub mod fieldvalidation;
 pub mod handler;
 pub mod metrics;
 pub mod object;
