@@ -370,7 +370,10 @@ pub fn builtin(lookup: FieldLookup, group_versions: &[(&str, &str)]) -> Definiti
 
 /// TEMPORARY: the patch/list metadata of the handful of fields the tests rely on, until the
 /// table in `k3rs_apis::patchmeta` (written on another branch) is wired in through
-/// [`FieldLookup`]. Values as upstream's Go struct tags.
+/// [`FieldLookup`]. Values as upstream's Go struct tags. Wiring it is an adapter
+/// (`patchmeta::field_meta(&proto_name(definition)?, field)` mapped field by field into an
+/// [`ExtensionSet`]) passed to [`super::OpenApi::new`] in [`super::service`]; the
+/// `extensions_agree_with_upstream` test then checks the whole table against upstream.
 pub fn temporary_lookup(definition: &str, field: &str) -> Option<ExtensionSet> {
     const MERGE_BY_NAME: ExtensionSet = ExtensionSet {
         patch_strategy: "merge",
