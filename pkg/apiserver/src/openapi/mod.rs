@@ -474,7 +474,7 @@ fn pick(accept: Option<&str>, offered: &[&'static str]) -> Option<&'static str> 
 /// The documents this process serves (built-in kinds; see [`OpenApi::set_group_version`]).
 pub fn service() -> &'static OpenApi {
     static SERVICE: OnceLock<OpenApi> = OnceLock::new();
-    SERVICE.get_or_init(|| OpenApi::new(schemas::temporary_lookup))
+    SERVICE.get_or_init(|| OpenApi::new(schemas::patchmeta_lookup))
 }
 
 #[cfg(test)]

@@ -218,6 +218,13 @@ fn builtin_kinds(gen: &mut SchemaGenerator) -> Vec<KindDef> {
         api::policy::v1::Eviction,
         api::authentication::v1::TokenRequest,
         api::core::v1::Binding,
+        // The review kinds: created, answered, never stored (no lists).
+        api::authentication::v1::SelfSubjectReview,
+        api::authentication::v1::TokenReview,
+        api::authorization::v1::LocalSubjectAccessReview,
+        api::authorization::v1::SelfSubjectAccessReview,
+        api::authorization::v1::SelfSubjectRulesReview,
+        api::authorization::v1::SubjectAccessReview,
     ));
     kinds
 }
@@ -368,55 +375,25 @@ pub fn builtin(lookup: FieldLookup, group_versions: &[(&str, &str)]) -> Definiti
     Definitions { schemas, kinds }
 }
 
-/// TEMPORARY: the patch/list metadata of the handful of fields the tests rely on, until the
-/// table in `k3rs_apis::patchmeta` (written on another branch) is wired in through
-/// [`FieldLookup`]. Values as upstream's Go struct tags. Wiring it is an adapter
-/// (`patchmeta::field_meta(&proto_name(definition)?, field)` mapped field by field into an
-/// [`ExtensionSet`]) passed to [`super::OpenApi::new`] in [`super::service`]; the
-/// `extensions_agree_with_upstream` test then checks the whole table against upstream.
-pub fn temporary_lookup(definition: &str, field: &str) -> Option<ExtensionSet> {
-    const MERGE_BY_NAME: ExtensionSet = ExtensionSet {
-        patch_strategy: "merge",
-        merge_key: "name",
-        list_type: "map",
-        list_map_keys: &["name"],
-        map_type: "",
-        struct_type: "",
-    };
-    Some(match (definition, field) {
-        ("io.k8s.api.core.v1.PodSpec", "containers" | "initContainers")
-        | ("io.k8s.api.core.v1.Container", "env") => MERGE_BY_NAME,
-        ("io.k8s.api.core.v1.PodSpec", "volumes") => ExtensionSet {
-            patch_strategy: "merge,retainKeys",
-            ..MERGE_BY_NAME
-        },
-        ("io.k8s.api.core.v1.Container", "ports") => ExtensionSet {
-            patch_strategy: "merge",
-            merge_key: "containerPort",
-            list_type: "map",
-            list_map_keys: &["containerPort", "protocol"],
+/// The patch/list metadata of built-in fields, from the table in `k3rs_apis::patchmeta` (the
+/// same table the strategic merge patch and server-side apply use). An empty `field` asks for
+/// the definition's own `+structType`, published as `x-kubernetes-map-type`.
+pub fn patchmeta_lookup(definition: &str, field: &str) -> Option<ExtensionSet> {
+    let message = proto_name(definition)?;
+    if field.is_empty() {
+        let st = k3rs_apis::patchmeta::struct_type(&message);
+        return (!st.is_empty()).then(|| ExtensionSet {
+            map_type: st,
             ..Default::default()
-        },
-        ("io.k8s.api.core.v1.PodSpec", "imagePullSecrets") => ExtensionSet {
-            struct_type: "atomic",
-            ..MERGE_BY_NAME
-        },
-        ("io.k8s.api.apps.v1.DeploymentSpec", "strategy") => ExtensionSet {
-            patch_strategy: "retainKeys",
-            ..Default::default()
-        },
-        ("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "finalizers") => ExtensionSet {
-            patch_strategy: "merge",
-            list_type: "set",
-            ..Default::default()
-        },
-        ("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "ownerReferences") => ExtensionSet {
-            patch_strategy: "merge",
-            merge_key: "uid",
-            list_type: "map",
-            list_map_keys: &["uid"],
-            ..Default::default()
-        },
-        _ => return None,
+        });
+    }
+    let m = k3rs_apis::patchmeta::field_meta(&message, field)?;
+    Some(ExtensionSet {
+        patch_strategy: m.patch_strategy,
+        merge_key: m.merge_key,
+        list_type: m.list_type,
+        list_map_keys: m.list_map_keys,
+        map_type: m.map_type,
+        struct_type: m.struct_type,
     })
 }

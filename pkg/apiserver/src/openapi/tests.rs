@@ -12,12 +12,12 @@ use super::*;
 
 fn built() -> &'static Built {
     static B: OnceLock<Built> = OnceLock::new();
-    B.get_or_init(|| build(schemas::temporary_lookup))
+    B.get_or_init(|| build(schemas::patchmeta_lookup))
 }
 
 fn definitions() -> &'static Definitions {
     static D: OnceLock<Definitions> = OnceLock::new();
-    D.get_or_init(|| schemas::builtin(schemas::temporary_lookup, &[]))
+    D.get_or_init(|| schemas::builtin(schemas::patchmeta_lookup, &[]))
 }
 
 fn modcache() -> Option<PathBuf> {
@@ -403,7 +403,7 @@ fn proto_names() {
 
 #[test]
 fn serving_etags_hashes_and_negotiation() {
-    let api = OpenApi::new(schemas::temporary_lookup);
+    let api = OpenApi::new(schemas::patchmeta_lookup);
     let index = match api.serve("/openapi/v3", None, Some("application/json"), None, None) {
         Served::Ok { body, .. } => serde_json::from_slice::<Value>(&body).unwrap(),
         other => panic!("{other:?}"),
@@ -628,7 +628,7 @@ fn v2_protobuf_decodes_with_gnostic_schema() {
 /// Prints sizes and generation time (`cargo test -p k3rs-apiserver --lib openapi::tests::sizes -- --nocapture`).
 #[test]
 fn sizes() {
-    let b = build(schemas::temporary_lookup);
+    let b = build(schemas::patchmeta_lookup);
     eprintln!(
         "generation: {:?}; {} definitions, {} paths; v2 JSON {} bytes, v2 protobuf {} bytes",
         b.stats.elapsed,
