@@ -61,11 +61,12 @@ fn python_client_create_list_patch_watch() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON from client.py");
     assert_eq!(v["selected"], serde_json::json!(["a", "c"]), "{v}");
     assert_eq!(v["list_rv_set"], true);
-    // The patch changed main's image and added env B by name; side is untouched.
+    // The patch changed main's image and added env B by name (patch items first, as upstream
+    // orders a merge without `$setElementOrder`); side is untouched.
     assert_eq!(
         v["containers"],
         serde_json::json!([
-            ["main", "nginx:1.15", ["A", "B"]],
+            ["main", "nginx:1.15", ["B", "A"]],
             ["side", "busybox:1.36", []]
         ]),
         "{v}"

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -28,47 +27,6 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-/// kubectl with another kubeconfig.
-fn kubectl_as(k: &K3rs, kubeconfig: &PathBuf, args: &[&str]) -> Output {
-    Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .env("KUBECACHEDIR", k.dir.path().join("kubecache"))
-        .output()
-        .expect("kubectl")
-}
-
-/// A kubeconfig for a user with a client certificate issued by the cluster's client CA.
-fn cert_kubeconfig(k: &K3rs, user: &str, groups: &[&str]) -> PathBuf {
-    let read = |f: &str| std::fs::read_to_string(k.tls(f)).unwrap();
-    let ca = k3rs_auth::pki::CertKey {
-        cert_pem: read("client-ca.crt"),
-        key_pem: read("client-ca.key"),
-    };
-    let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-    let cert = k3rs_auth::pki::issue_client_cert(&ca, user, &groups, 1).unwrap();
-    let kc = k3rs_auth::pki::kubeconfig(&k.url(""), &read("server-ca.crt"), &cert);
-    let path = k
-        .dir
-        .path()
-        .join(format!("{}.kubeconfig", user.replace(':', "_")));
-    std::fs::write(&path, kc).unwrap();
-    path
-}
-
-/// A kubeconfig with a bearer token and no client certificate.
-fn token_kubeconfig(k: &K3rs, name: &str, token: &str) -> PathBuf {
-    let path = k.dir.path().join(format!("{name}.kubeconfig"));
-    let kc = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: k3rs\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n- name: {name}\n  user:\n    token: {token}\ncontexts:\n- name: {name}\n  context: {{cluster: k3rs, user: {name}}}\ncurrent-context: {name}\n",
-        k.url(""),
-        k.tls("server-ca.crt")
-    );
-    std::fs::write(&path, kc).unwrap();
-    path
 }
 
 fn apply(k: &K3rs, yaml: &str) {
@@ -367,45 +325,43 @@ fn impersonated_users(k: &K3rs) {
 
 fn token_and_cert_users(k: &K3rs) {
     // dave (token file) is admin of rbac-e only.
-    let dave = token_kubeconfig(k, "dave", "dave-token-0123456789");
+    let dave = k.token_kubeconfig("dave", "dave-token-0123456789");
     eventually("dave can create configmaps in rbac-e", || {
-        kubectl_as(k, &dave, &["-n", "rbac-e", "create", "configmap", "c1"])
+        k.kubectl_with(&dave, &["-n", "rbac-e", "create", "configmap", "c1"])
             .status
             .success()
     });
-    let out = kubectl_as(k, &dave, &["-n", "rbac-b", "get", "configmaps"]);
+    let out = k.kubectl_with(&dave, &["-n", "rbac-b", "get", "configmaps"]);
     assert!(
         text(&out).contains(r#"User "dave" cannot list resource "configmaps""#),
         "{}",
         text(&out)
     );
-    let out = kubectl_as(k, &dave, &["auth", "whoami"]);
+    let out = k.kubectl_with(&dave, &["auth", "whoami"]);
     assert!(
         text(&out).contains("dave") && text(&out).contains("uid-dave"),
         "{}",
         text(&out)
     );
     // dave may not impersonate.
-    let out = kubectl_as(k, &dave, &["--as", "bob", "-n", "rbac-a", "get", "pods"]);
+    let out = k.kubectl_with(&dave, &["--as", "bob", "-n", "rbac-a", "get", "pods"]);
     assert!(
         text(&out).contains(r#"users "bob" is forbidden: User "dave" cannot impersonate resource "users" in API group "" at the cluster scope"#),
         "{}",
         text(&out)
     );
     // A wrong token is 401.
-    let bad = token_kubeconfig(k, "mallory", "wrong-token");
-    let out = kubectl_as(k, &bad, &["get", "pods"]);
+    let bad = k.token_kubeconfig("mallory", "wrong-token");
+    let out = k.kubectl_with(&bad, &["get", "pods"]);
     assert!(text(&out).contains("Unauthorized"), "{}", text(&out));
     // carol (client certificate, group devs) gets what devs get.
-    let carol = cert_kubeconfig(k, "carol", &["devs"]);
-    let out = kubectl_as(
-        k,
+    let carol = k.cert_kubeconfig("carol", &["devs"]);
+    let out = k.kubectl_with(
         &carol,
         &["-n", "rbac-a", "create", "configmap", "from-carol"],
     );
     assert!(out.status.success(), "{}", text(&out));
-    let out = kubectl_as(
-        k,
+    let out = k.kubectl_with(
         &carol,
         &["-n", "rbac-a", "delete", "configmap", "from-carol"],
     );
@@ -414,7 +370,7 @@ fn token_and_cert_users(k: &K3rs) {
         "{}",
         text(&out)
     );
-    let out = kubectl_as(k, &carol, &["get", "namespaces"]);
+    let out = k.kubectl_with(&carol, &["get", "namespaces"]);
     assert!(
         text(&out).contains("at the cluster scope"),
         "{}",
@@ -423,15 +379,14 @@ fn token_and_cert_users(k: &K3rs) {
 }
 
 fn escalation(k: &K3rs) {
-    let dave = token_kubeconfig(k, "dave", "dave-token-0123456789");
+    let dave = k.token_kubeconfig("dave", "dave-token-0123456789");
     let role = |name: &str, rules: &str| {
         format!("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: {name}, namespace: rbac-e}}\nrules: {rules}\n")
     };
     let create = |yaml: String| {
         let f = k.dir.path().join("dave.yaml");
         std::fs::write(&f, yaml).unwrap();
-        kubectl_as(
-            k,
+        k.kubectl_with(
             &dave,
             &["create", "--validate=false", "-f", f.to_str().unwrap()],
         )
@@ -443,9 +398,7 @@ fn escalation(k: &K3rs) {
     ));
     assert!(out.status.success(), "{}", text(&out));
     // Updating it (a patch) to more than dave holds: refused, and the role is unchanged.
-    let out = kubectl_as(
-        k,
-        &dave,
+    let out = k.kubectl_with(&dave,
         &[
             "-n",
             "rbac-e",
@@ -587,23 +540,22 @@ spec:
   volumes: [{name: s, secret: {secretName: s-on-n2}}]
 "#,
     );
-    let n1 = cert_kubeconfig(k, "system:node:n1", &["system:nodes"]);
+    let n1 = k.cert_kubeconfig("system:node:n1", &["system:nodes"]);
     eventually("n1 reads the secret of its pod", || {
-        kubectl_as(k, &n1, &["-n", "rbac-n", "get", "secret", "s-on-n1"])
+        k.kubectl_with(&n1, &["-n", "rbac-n", "get", "secret", "s-on-n1"])
             .status
             .success()
     });
-    let out = kubectl_as(k, &n1, &["-n", "rbac-n", "get", "secret", "s-on-n2"]);
+    let out = k.kubectl_with(&n1, &["-n", "rbac-n", "get", "secret", "s-on-n2"]);
     assert!(
         text(&out).contains(r#"secrets "s-on-n2" is forbidden: User "system:node:n1" cannot get resource "secrets" in API group "" in the namespace "rbac-n": no relationship found between node 'n1' and this object"#),
         "{}",
         text(&out)
     );
-    let out = kubectl_as(k, &n1, &["-n", "rbac-n", "get", "secrets"]);
+    let out = k.kubectl_with(&n1, &["-n", "rbac-n", "get", "secrets"]);
     assert!(text(&out).contains("forbidden"), "{}", text(&out));
     // Its own pods by field selector; not all pods.
-    let out = kubectl_as(
-        k,
+    let out = k.kubectl_with(
         &n1,
         &[
             "get",
@@ -616,17 +568,18 @@ spec:
         ],
     );
     assert_eq!(text(&out).trim(), "pod/on-n1");
-    let out = kubectl_as(k, &n1, &["get", "pods", "-A"]);
+    let out = k.kubectl_with(&n1, &["get", "pods", "-A"]);
     assert!(text(&out).contains("forbidden"), "{}", text(&out));
     // Leases: its own only.
-    let out = kubectl_as(k, &n1, &["-n", "kube-node-lease", "get", "lease", "n2"]);
+    let out = k.kubectl_with(&n1, &["-n", "kube-node-lease", "get", "lease", "n2"]);
     assert!(
         text(&out).contains("can only access node lease with the same name"),
         "{}",
         text(&out)
     );
     // Static node rules: services.
-    assert!(kubectl_as(k, &n1, &["get", "services", "-A"])
+    assert!(k
+        .kubectl_with(&n1, &["get", "services", "-A"])
         .status
         .success());
     // The pod leaves the node: access goes.
@@ -640,7 +593,7 @@ spec:
         "--force",
     ]);
     eventually("n1 loses the secret with its pod", || {
-        !kubectl_as(k, &n1, &["-n", "rbac-n", "get", "secret", "s-on-n1"])
+        !k.kubectl_with(&n1, &["-n", "rbac-n", "get", "secret", "s-on-n1"])
             .status
             .success()
     });

@@ -99,24 +99,21 @@ fn token_request_and_bound_token_authentication() {
     assert_authenticates_as(&k, token, "system:serviceaccount:default:default");
 
     // The token in a kubeconfig: kubectl reaches authorization as the service account.
-    let err = k.err(&[
-        "--token",
-        token,
-        "get",
-        "--raw",
-        "/api/v1/namespaces/default/secrets",
-    ]);
+    let sa = k.token_kubeconfig("sa", token);
+    let out = k.kubectl_with(&sa, &["get", "--raw", "/api/v1/namespaces/default/secrets"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         err.contains("Forbidden") && err.contains("User \"system:serviceaccount:default:default\""),
         "{err}"
     );
-    let err = k.err(&[
-        "--token",
-        "not-a-token",
-        "get",
-        "--raw",
-        "/api/v1/namespaces/default/secrets",
-    ]);
+    let bad = k.token_kubeconfig("bad", "not-a-token");
+    let out = k.kubectl_with(
+        &bad,
+        &["get", "--raw", "/api/v1/namespaces/default/secrets"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(err.contains("Unauthorized"), "{err}");
 
     // Expiry, duration limits and missing service accounts.

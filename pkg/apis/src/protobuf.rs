@@ -1390,7 +1390,9 @@ mod tests {
         let mut kinds: Vec<(String, String)> = Vec::new();
         for r in crate::registry::builtin() {
             kinds.push((r.api_version(), r.kind.to_string()));
-            kinds.push((r.api_version(), format!("{}List", r.kind)));
+            if r.supports("list") {
+                kinds.push((r.api_version(), format!("{}List", r.kind)));
+            }
             for s in r.subresources {
                 if !s.kind.is_empty() && !s.version.is_empty() {
                     let av = if s.group.is_empty() {

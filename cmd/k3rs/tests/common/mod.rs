@@ -186,6 +186,47 @@ impl K3rs {
         )
     }
 
+    /// kubectl with another kubeconfig.
+    pub fn kubectl_with(&self, kubeconfig: &std::path::Path, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(args)
+            .env("KUBECACHEDIR", self.dir.path().join("kubecache"))
+            .output()
+            .expect("kubectl")
+    }
+
+    /// A kubeconfig for a user with a client certificate issued by the cluster's client CA.
+    pub fn cert_kubeconfig(&self, user: &str, groups: &[&str]) -> PathBuf {
+        let read = |f: &str| std::fs::read_to_string(self.tls(f)).unwrap();
+        let ca = k3rs_auth::pki::CertKey {
+            cert_pem: read("client-ca.crt"),
+            key_pem: read("client-ca.key"),
+        };
+        let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+        let cert = k3rs_auth::pki::issue_client_cert(&ca, user, &groups, 1).unwrap();
+        let kc = k3rs_auth::pki::kubeconfig(&self.url(""), &read("server-ca.crt"), &cert);
+        let path = self
+            .dir
+            .path()
+            .join(format!("{}.kubeconfig", user.replace(':', "_")));
+        std::fs::write(&path, kc).unwrap();
+        path
+    }
+
+    /// A kubeconfig with a bearer token and no client certificate.
+    pub fn token_kubeconfig(&self, name: &str, token: &str) -> PathBuf {
+        let path = self.dir.path().join(format!("{name}.kubeconfig"));
+        let kc = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: k3rs\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n- name: {name}\n  user:\n    token: {token}\ncontexts:\n- name: {name}\n  context: {{cluster: k3rs, user: {name}}}\ncurrent-context: {name}\n",
+            self.url(""),
+            self.tls("server-ca.crt")
+        );
+        std::fs::write(&path, kc).unwrap();
+        path
+    }
+
     pub fn err(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
         assert!(!out.status.success(), "kubectl {args:?} should fail");

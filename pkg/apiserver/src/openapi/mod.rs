@@ -144,7 +144,7 @@ pub fn builtin_resources(defs: &Definitions) -> Vec<ResourceInfo> {
             namespaced: r.namespaced,
             verbs: r.verbs.iter().map(|v| v.to_string()).collect(),
             definition: k.definition.clone(),
-            list_definition: k.list_definition.clone().unwrap_or_default(),
+            list_definition: k.list_definition.clone(),
             subresources,
         });
     }
