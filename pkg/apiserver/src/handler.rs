@@ -588,11 +588,6 @@ impl Handler {
                     }
                     return openapi_response(&req, path, query);
                 }
-                let fmt = negotiate(
-                    req.headers()
-                        .get(header::ACCEPT)
-                        .and_then(|v| v.to_str().ok()),
-                )?;
                 let accept = req
                     .headers()
                     .get(header::ACCEPT)
@@ -608,6 +603,7 @@ impl Handler {
                     }
                     return Ok(resp);
                 }
+                let fmt = negotiate(accept)?;
                 let v = match other {
                     Route::CoreGroups => Some(discovery::core_versions(&self.server_address)),
                     Route::Groups => Some(discovery::groups()),
@@ -945,7 +941,7 @@ impl Handler {
             subresource: sub,
         };
         match (sub, rr.verb) {
-            ("status", "get") => {
+            ("status" | "approval", "get") => {
                 let obj = self.api.get(res, ns, name).await?;
                 Ok(respond_value(
                     200,
@@ -953,7 +949,7 @@ impl Handler {
                     fmt,
                 ))
             }
-            ("status" | "finalize", "update") => {
+            ("status" | "finalize" | "approval", "update") => {
                 let fv = crate::fieldvalidation::directive(query, "UpdateOptions")?;
                 let (mut body, parsed) = decode_body(req.body(), ct.as_deref(), fv)?;
                 let warnings = crate::fieldvalidation::validate_body(
@@ -971,7 +967,7 @@ impl Handler {
                     .await?;
                 Ok(with_warnings(respond_value(200, &obj, fmt), &warnings))
             }
-            ("status", "patch") => {
+            ("status" | "approval", "patch") => {
                 let fv = crate::fieldvalidation::directive(query, "PatchOptions")?;
                 let (code, obj, warnings) = self
                     .patch(
@@ -979,7 +975,7 @@ impl Handler {
                         res,
                         ns,
                         name,
-                        Some("status"),
+                        Some(sub),
                         dry_run,
                         query,
                         &|_, _| Ok(()),

@@ -87,6 +87,14 @@ pub fn prepare_for_create(res: &Resource, obj: &mut Value) {
         }
         ("", "Namespace") => obj["status"] = json!({"phase": "Active"}),
         ("", "Service") => obj["status"] = json!({"loadBalancer": {}}),
+        // Volumes and claims start Pending until a binder acts on them.
+        ("", "PersistentVolumeClaim") => obj["status"] = json!({"phase": "Pending"}),
+        ("", "PersistentVolume") => {
+            obj["status"] = json!({
+                "phase": "Pending",
+                "lastPhaseTransitionTime": crate::object::now_rfc3339(),
+            })
+        }
         // Nodes register with their status; CSRs' status is the approver's (kept empty).
         ("", "Node") => {}
         _ if res.has_status() => {
@@ -96,6 +104,51 @@ pub fn prepare_for_create(res: &Resource, obj: &mut Value) {
         }
         _ => {}
     }
+}
+
+/// The metadata fields a status update may change, per upstream's status strategy of the kind:
+/// labels, annotations, finalizers and owner references for most kinds; Deployments keep their
+/// labels and Pods their owners; kinds whose strategy resets the object metadata for status
+/// (`ResetObjectMetaForStatus`, or flowcontrol's copy of the old metadata) change none.
+fn status_metadata_fields(res: &Resource) -> &'static [&'static str] {
+    const ALL: &[&str] = &["labels", "annotations", "finalizers", "ownerReferences"];
+    match (res.group, res.kind) {
+        ("apps", "Deployment") => &["annotations", "finalizers", "ownerReferences"],
+        ("", "Pod") => &["labels", "annotations", "finalizers"],
+        ("networking.k8s.io", "ServiceCIDR")
+        | ("storage.k8s.io", "VolumeAttachment")
+        | ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy")
+        | ("admissionregistration.k8s.io", "MutatingAdmissionPolicy")
+        | ("resource.k8s.io", "ResourceClaim")
+        | ("resource.k8s.io", "DeviceTaintRule")
+        | ("internal.apiserver.k8s.io", "StorageVersion")
+        | ("certificates.k8s.io", "PodCertificateRequest")
+        | ("flowcontrol.apiserver.k8s.io", _) => &[],
+        _ => ALL,
+    }
+}
+
+/// Finishes a status-like update: `out` (the current object with the new status) gets the
+/// metadata the kind's status strategy lets the request change, and becomes `new`.
+fn take_status_metadata(res: &Resource, current: &Value, new: &mut Value, mut out: Value) {
+    for field in status_metadata_fields(res) {
+        match meta(new).and_then(|m| m.get(*field)).cloned() {
+            Some(v) => {
+                meta_mut(&mut out).insert((*field).into(), v);
+            }
+            None => {
+                meta_mut(&mut out).remove(*field);
+            }
+        }
+    }
+    meta_mut(&mut out).insert(
+        "resourceVersion".into(),
+        meta(current)
+            .and_then(|m| m.get("resourceVersion"))
+            .cloned()
+            .unwrap_or(json!("")),
+    );
+    *new = out;
 }
 
 /// Builds the object an update stores: identity and system fields from `current`; status or spec
@@ -136,7 +189,8 @@ pub fn prepare_for_update(
         }
     }
     if subresource == Some("status") {
-        // Only status changes through the status subresource.
+        // Through the status subresource change the status and, as upstream's status strategies
+        // allow for most kinds, the user-settable metadata; never the spec.
         let status = new.get("status").cloned();
         let mut out = current.clone();
         match status {
@@ -147,14 +201,21 @@ pub fn prepare_for_update(
                 }
             }
         }
-        meta_mut(&mut out).insert(
-            "resourceVersion".into(),
-            meta(current)
-                .and_then(|m| m.get("resourceVersion"))
-                .cloned()
-                .unwrap_or(json!("")),
-        );
-        *new = out;
+        take_status_metadata(res, current, new, out);
+    } else if subresource == Some("approval") {
+        // A CertificateSigningRequest's approval changes only its status conditions (and the
+        // metadata, as through status).
+        let conditions = new.pointer("/status/conditions").cloned();
+        let mut out = current.clone();
+        match conditions {
+            Some(c) => set_path(&mut out, &["status", "conditions"], c),
+            None => {
+                if let Some(st) = out.get_mut("status").and_then(Value::as_object_mut) {
+                    st.remove("conditions");
+                }
+            }
+        }
+        take_status_metadata(res, current, new, out);
     } else if subresource == Some("finalize") {
         // Only spec.finalizers changes through the finalize subresource.
         let finalizers = new.pointer("/spec/finalizers").cloned();

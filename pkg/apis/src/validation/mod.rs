@@ -155,6 +155,8 @@ pub(crate) enum NameRule {
     Dns1035,
     /// A URL path segment: not "." or "..", no "/" or "%" (RBAC kinds).
     PathSegment,
+    /// An IP address in canonical form (IPAddress objects are named by the address they hold).
+    IpAddress,
 }
 
 impl NameRule {
@@ -176,6 +178,13 @@ impl NameRule {
                 formats::path_segment_name(&format!("{name}x"))
             }
             NameRule::PathSegment => formats::path_segment_name(name),
+            NameRule::IpAddress => match name.parse::<std::net::IpAddr>() {
+                Ok(ip) if ip.to_string() == name => Vec::new(),
+                Ok(ip) => vec![format!("must be in canonical form (\"{ip}\")")],
+                Err(_) => {
+                    vec!["must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)".into()]
+                }
+            },
         }
     }
 }
@@ -207,6 +216,7 @@ fn kind_info(group: &str, kind: &str) -> KindInfo {
     let name_rule = match (group, kind) {
         ("", "Namespace") => NameRule::Label,
         ("", "Service") => NameRule::Dns1035,
+        ("networking.k8s.io", "IPAddress") => NameRule::IpAddress,
         ("apps", "StatefulSet") => NameRule::Label,
         (
             "rbac.authorization.k8s.io",
