@@ -906,6 +906,8 @@ struct WatcherTally {
     duplicated: u64,
     out_of_order: u64,
     unexpected: u64,
+    resumes: u64,
+    resume_reasons: ErrorTally,
     errors: ErrorTally,
 }
 
@@ -921,6 +923,13 @@ struct WatchShared {
     stop_notify: tokio::sync::Notify,
 }
 
+/// Watch streams a watcher re-opens after the server ended one, at most.
+const MAX_WATCH_RESUMES: u64 = 100;
+
+/// One watcher: watches the namespace from `rv`; when the server ends the
+/// stream (kube-apiserver closes watchers it finds too slow), it resumes from
+/// the last resourceVersion it saw, as client-go's reflectors do, and counts
+/// the resume. Events lost for good show up as missed.
 async fn watcher(
     client: Client,
     ns: String,
@@ -933,102 +942,131 @@ async fn watcher(
         seen: vec![false; n],
         ..Default::default()
     };
-    let url = format!(
-        "/api/v1/namespaces/{ns}/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=3600"
-    );
-    let req = match http::Request::get(&url).body(Vec::new()) {
-        Ok(r) => r,
-        Err(e) => {
-            t.errors.record(e.to_string());
-            return t;
-        }
-    };
-    let permit = open.acquire_owned().await;
-    let stream = match timeout(
-        Duration::from_secs(60),
-        client.request_events::<WatchedObject>(req),
-    )
-    .await
-    {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            t.errors.record(format!("watch: {}", error_message(&e)));
-            return t;
-        }
-        Err(_) => {
-            t.errors.record("watch: no response headers within 60 s");
-            return t;
-        }
-    };
-    drop(permit);
-    shared.established.fetch_add(1, Ordering::Relaxed);
-    let mut stream = std::pin::pin!(stream);
+    let mut resume_rv = rv;
     let mut last_rv: u64 = 0;
-    loop {
+    let mut first = true;
+    'connections: loop {
         if shared.stop.load(Ordering::Acquire) {
             break;
         }
-        let ev = tokio::select! {
-            ev = stream.next() => ev,
-            _ = shared.stop_notify.notified() => break,
-        };
-        let now = shared.base.elapsed().as_nanos() as u64;
-        match ev {
-            None => {
-                if !shared.stop.load(Ordering::Acquire) {
-                    t.errors.record("watch: the server ended the stream");
-                }
+        let url = format!(
+            "/api/v1/namespaces/{ns}/configmaps?watch=1&resourceVersion={resume_rv}&timeoutSeconds=3600"
+        );
+        let req = match http::Request::get(&url).body(Vec::new()) {
+            Ok(r) => r,
+            Err(e) => {
+                t.errors.record(e.to_string());
                 break;
             }
-            Some(Err(e)) => {
+        };
+        let permit = open.clone().acquire_owned().await;
+        let stream = match timeout(
+            Duration::from_secs(60),
+            client.request_events::<WatchedObject>(req),
+        )
+        .await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
                 t.errors.record(format!("watch: {}", error_message(&e)));
                 break;
             }
-            Some(Ok(WatchEvent::Added(o))) => {
-                let name = o.metadata.name.unwrap_or_default();
-                // Objects the server adds itself (k3rs' kube-root-ca.crt) are not ours.
-                let Some(seq) = name.strip_prefix("ev-") else {
-                    continue;
-                };
-                let Some(i) = seq.parse::<usize>().ok().filter(|&i| i < n) else {
-                    t.unexpected += 1;
-                    continue;
-                };
-                if let Some(rv) = o
-                    .metadata
-                    .resource_version
-                    .and_then(|s| s.parse::<u64>().ok())
-                {
-                    if rv <= last_rv {
-                        t.out_of_order += 1;
-                    }
-                    last_rv = rv;
-                }
-                if t.seen[i] {
-                    t.duplicated += 1;
-                    continue;
-                }
-                t.seen[i] = true;
-                let sent = shared.sent[i].load(Ordering::Acquire);
-                if sent > 0 {
-                    t.latencies.push(now.saturating_sub(sent - 1));
-                }
-                shared.delivered.fetch_add(1, Ordering::Relaxed);
-            }
-            Some(Ok(WatchEvent::Bookmark(_))) => {}
-            Some(Ok(WatchEvent::Modified(o) | WatchEvent::Deleted(o)))
-                if !o
-                    .metadata
-                    .name
-                    .as_deref()
-                    .unwrap_or_default()
-                    .starts_with("ev-") => {}
-            Some(Ok(WatchEvent::Error(s))) => {
-                t.errors
-                    .record(format!("watch error event: {} {}", s.code, s.message));
+            Err(_) => {
+                t.errors.record("watch: no response headers within 60 s");
                 break;
             }
-            Some(Ok(_)) => t.unexpected += 1,
+        };
+        drop(permit);
+        if first {
+            shared.established.fetch_add(1, Ordering::Relaxed);
+            first = false;
+        }
+        let mut stream = std::pin::pin!(stream);
+        loop {
+            if shared.stop.load(Ordering::Acquire) {
+                break 'connections;
+            }
+            let ev = tokio::select! {
+                ev = stream.next() => ev,
+                _ = shared.stop_notify.notified() => break 'connections,
+            };
+            let now = shared.base.elapsed().as_nanos() as u64;
+            let ended = match ev {
+                None => Some("the server ended the stream".to_string()),
+                Some(Err(e)) => Some(error_message(&e)),
+                Some(Ok(WatchEvent::Added(o))) => {
+                    if let Some(rv) = &o.metadata.resource_version {
+                        resume_rv = rv.clone();
+                    }
+                    let name = o.metadata.name.unwrap_or_default();
+                    // Objects the server adds itself (k3rs' kube-root-ca.crt) are not ours.
+                    let Some(seq) = name.strip_prefix("ev-") else {
+                        continue;
+                    };
+                    let Some(i) = seq.parse::<usize>().ok().filter(|&i| i < n) else {
+                        t.unexpected += 1;
+                        continue;
+                    };
+                    if let Some(rv) = o
+                        .metadata
+                        .resource_version
+                        .and_then(|s| s.parse::<u64>().ok())
+                    {
+                        if rv <= last_rv {
+                            t.out_of_order += 1;
+                        }
+                        last_rv = rv;
+                    }
+                    if t.seen[i] {
+                        t.duplicated += 1;
+                        continue;
+                    }
+                    t.seen[i] = true;
+                    let sent = shared.sent[i].load(Ordering::Acquire);
+                    if sent > 0 {
+                        t.latencies.push(now.saturating_sub(sent - 1));
+                    }
+                    shared.delivered.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+                Some(Ok(WatchEvent::Bookmark(b))) => {
+                    resume_rv = b.metadata.resource_version;
+                    None
+                }
+                Some(Ok(WatchEvent::Error(s))) => {
+                    // 410 Gone and friends: resuming is not possible.
+                    t.errors
+                        .record(format!("watch error event: {} {}", s.code, s.message));
+                    break 'connections;
+                }
+                Some(Ok(WatchEvent::Modified(o) | WatchEvent::Deleted(o))) => {
+                    if let Some(rv) = o.metadata.resource_version {
+                        resume_rv = rv;
+                    }
+                    if o.metadata
+                        .name
+                        .as_deref()
+                        .unwrap_or_default()
+                        .starts_with("ev-")
+                    {
+                        t.unexpected += 1;
+                    }
+                    None
+                }
+            };
+            if let Some(reason) = ended {
+                if shared.stop.load(Ordering::Acquire) {
+                    break 'connections;
+                }
+                t.resumes += 1;
+                t.resume_reasons.record(format!("watch: {reason}"));
+                if t.resumes > MAX_WATCH_RESUMES {
+                    t.errors
+                        .record(format!("watch: gave up after {MAX_WATCH_RESUMES} resumes"));
+                    break 'connections;
+                }
+                continue 'connections;
+            }
         }
     }
     t
@@ -1167,13 +1205,15 @@ async fn watch_scenario(
         r.duplicated += t.duplicated;
         r.out_of_order += t.out_of_order;
         r.unexpected += t.unexpected;
+        r.resumes += t.resumes;
+        r.resume_reasons.merge(&t.resume_reasons);
         r.watch_errors.merge(&t.errors);
         lat.extend(t.latencies);
     }
     cpu.push(meter.stop(&opts.server));
     r.latency = summarize_nanos(&mut lat);
     eprintln!(
-        "  watch {watchers}: {} established in {:.1} s; {} writes ({} errors, p99 {:.2} ms); delivery p50 {:.2} ms p99 {:.2} ms max {:.2} ms; missed {} duplicated {}",
+        "  watch {watchers}: {} established in {:.1} s; {} writes ({} errors, p99 {:.2} ms); delivery p50 {:.2} ms p99 {:.2} ms max {:.2} ms; missed {} duplicated {}; {} streams resumed",
         r.established,
         r.setup_s,
         r.writes_ok,
@@ -1183,7 +1223,8 @@ async fn watch_scenario(
         r.latency.p99_ms,
         r.latency.max_ms,
         r.missed,
-        r.duplicated
+        r.duplicated,
+        r.resumes
     );
     Ok(r)
 }

@@ -394,6 +394,15 @@ fn watch_rows(sys: &Systems) -> Vec<Row> {
         }
         rows.push(md);
         rows.push(numeric_row(
+            format!(
+                "{n} watchers: streams the server ended (resumed from the last resourceVersion)"
+            ),
+            Better::Count,
+            0,
+            sys,
+            &|r| w(r).map(|w| w.resumes as f64),
+        ));
+        rows.push(numeric_row(
             format!("{n} watchers: events delivered"),
             Better::Count,
             0,
@@ -552,6 +561,15 @@ fn problems(sys: &Systems, out: &mut String) {
                 notes.push(format!(
                     "- {}: only {} of {} watches were established before the writes began",
                     r.name, w.established, w.watchers
+                ));
+            }
+            if !w.resume_reasons.samples.is_empty() {
+                notes.push(format!(
+                    "- {}: {} watchers: {} streams ended early and were resumed, e.g. {}",
+                    r.name,
+                    w.watchers,
+                    w.resumes,
+                    w.resume_reasons.samples.join("; ")
                 ));
             }
             if w.out_of_order > 0 || w.unexpected > 0 {

@@ -97,7 +97,14 @@ pub struct ApiWatchResult {
     pub out_of_order: u64,
     /// Events for our objects that were not ADDED, or names we never wrote.
     pub unexpected: u64,
-    /// Watch request failures, stream errors, streams the server ended early.
+    /// Streams the server ended early (or that broke) and the watcher re-opened
+    /// from the last resourceVersion it saw, summed over watchers.
+    #[serde(default)]
+    pub resumes: u64,
+    /// Why streams ended (not counted as failed requests).
+    #[serde(default)]
+    pub resume_reasons: ErrorTally,
+    /// Watch requests that failed, error events, watchers that gave up.
     pub watch_errors: ErrorTally,
 }
 
