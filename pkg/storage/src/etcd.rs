@@ -205,9 +205,12 @@ impl Backend for EtcdBackend {
         if opts.keys_only {
             o = o.with_keys_only();
         }
+        // A whole unpaged list can be far larger than gRPC's default 4 MiB message limit;
+        // kube-apiserver allows its etcd responses up to 2 GiB, and so do we.
         let resp = self
             .client
-            .clone()
+            .kv_client()
+            .max_decoding_message_size(i32::MAX as usize)
             .get(start.to_vec(), Some(o))
             .await
             .map_err(map_err)?;

@@ -374,6 +374,23 @@ async fn future_revisions_are_refused(s: Store) {
     }
 }
 
+/// One unpaged list larger than gRPC's default 4 MiB message limit (kube-apiserver lists whole
+/// resources unpaged).
+async fn unpaged_lists_over_4_mib(s: Store) {
+    let value = vec![b'x'; 200 * 1024];
+    for i in 0..30 {
+        s.create(format!("/big/{i:02}").as_bytes(), &value, NO_OPTS)
+            .await
+            .unwrap();
+    }
+    let res = s
+        .list(b"/big/", b"/big0", ListOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(res.kvs.len(), 30);
+    assert!(res.kvs.iter().all(|kv| kv.value.len() == value.len()));
+}
+
 macro_rules! suite {
     ($backend:ident: $($test:ident),* $(,)?) => {
         mod $backend {
@@ -391,8 +408,10 @@ macro_rules! suite {
 suite!(sqlite: create_if_absent, cas_conflicts, delete_missing_key,
     list_pagination_is_consistent_while_writers_run,
     watch_has_no_gaps_or_duplicates_under_32_writers, watch_resumes_from_an_old_revision,
-    compacted_revisions_are_refused, ttl_keys_expire, future_revisions_are_refused);
+    compacted_revisions_are_refused, ttl_keys_expire, future_revisions_are_refused,
+    unpaged_lists_over_4_mib);
 suite!(etcd: create_if_absent, cas_conflicts, delete_missing_key,
     list_pagination_is_consistent_while_writers_run,
     watch_has_no_gaps_or_duplicates_under_32_writers, watch_resumes_from_an_old_revision,
-    compacted_revisions_are_refused, ttl_keys_expire, future_revisions_are_refused);
+    compacted_revisions_are_refused, ttl_keys_expire, future_revisions_are_refused,
+    unpaged_lists_over_4_mib);
