@@ -480,15 +480,11 @@ impl Handler {
                     }
                     return openapi_response(&req, path, query);
                 }
-                let fmt = negotiate(
-                    req.headers()
-                        .get(header::ACCEPT)
-                        .and_then(|v| v.to_str().ok()),
-                )?;
                 let accept = req
                     .headers()
                     .get(header::ACCEPT)
                     .and_then(|v| v.to_str().ok());
+                // Asked for aggregated discovery alone (no plain JSON fallback): still served.
                 if let (Route::CoreGroups | Route::Groups, Some(version)) =
                     (&other, discovery::aggregated_version(accept))
                 {
@@ -500,6 +496,7 @@ impl Handler {
                     }
                     return Ok(resp);
                 }
+                let fmt = negotiate(accept)?;
                 let v = match other {
                     Route::CoreGroups => Some(discovery::core_versions(&self.server_address)),
                     Route::Groups => Some(discovery::groups()),
@@ -602,6 +599,19 @@ impl Handler {
             k3rs_apis::protobuf::has_message(&res.api_version(), res.kind),
         )?;
         let include = crate::convert::include(query.get("includeObject").map(String::as_str))?;
+        if res.is_custom() {
+            // Custom resources have no protobuf schema: JSON and YAML bodies only (as upstream).
+            let ct = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if ct.trim().to_ascii_lowercase().starts_with(PROTOBUF) {
+                return Err(ApiError::unsupported_media_type(format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml ({PROTOBUF} is not supported for custom resources)"
+                )));
+            }
+        }
         let ns = if res.namespaced {
             rr.namespace.as_deref()
         } else {
@@ -1011,6 +1021,7 @@ impl Handler {
         Err(ApiError::modified(res, name))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn watch(
         &self,
         res: &'static Resource,
@@ -1202,9 +1213,11 @@ pub fn list_params(
         .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
     let field = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
         .map_err(ApiError::bad_request)?;
-    field
-        .check_fields(res.group, res.kind)
-        .map_err(ApiError::bad_request)?;
+    match k3rs_apis::crd::lookup(res) {
+        Some(cr) => field.check_allowed(&cr.selectable),
+        None => field.check_fields(res.group, res.kind),
+    }
+    .map_err(ApiError::bad_request)?;
     let limit = match q.get("limit") {
         Some(l) if !l.is_empty() => l
             .parse::<i64>()

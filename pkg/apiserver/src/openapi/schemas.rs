@@ -202,6 +202,7 @@ fn builtin_kinds(gen: &mut SchemaGenerator) -> Vec<KindDef> {
         api::admissionregistration::v1::ValidatingAdmissionPolicy,
         api::admissionregistration::v1::ValidatingAdmissionPolicyBinding,
         api::admissionregistration::v1::ValidatingWebhookConfiguration,
+        k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
         api::scheduling::v1::PriorityClass,
         api::coordination::v1::Lease,
         api::node::v1::RuntimeClass,
@@ -363,6 +364,19 @@ pub fn builtin(lookup: FieldLookup, group_versions: &[(&str, &str)]) -> Definiti
     if let Some(s) = schemas.get_mut(QUANTITY).and_then(Value::as_object_mut) {
         s.remove("x-kubernetes-int-or-string");
         s.insert("type".into(), json!("string"));
+    }
+    // apiextensions' types with a JSON form of their own (any JSON; a schema or a boolean/list)
+    // have no type, only a description, as upstream publishes them.
+    for (name, description) in [
+        ("JSON", "JSON represents any valid JSON value. These types are supported: bool, int64, float64, string, []interface{}, map[string]interface{} and nil."),
+        ("JSONSchemaPropsOrBool", "JSONSchemaPropsOrBool represents JSONSchemaProps or a boolean value. Defaults to true for the boolean property."),
+        ("JSONSchemaPropsOrArray", "JSONSchemaPropsOrArray represents a value that can either be a JSONSchemaProps or an array of JSONSchemaProps. Mainly here for serialization purposes."),
+        ("JSONSchemaPropsOrStringArray", "JSONSchemaPropsOrStringArray represents a JSONSchemaProps or a string array."),
+    ] {
+        let key = format!("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.{name}");
+        if schemas.contains_key(&key) {
+            schemas.insert(key, json!({ "description": description }));
+        }
     }
     apply_extensions(&mut schemas, lookup);
     Definitions { schemas, kinds }

@@ -143,10 +143,19 @@ fn v3_refs_resolve_and_refs_with_siblings_use_all_of() {
         fn no_ref_siblings(v: &Value) {
             match v {
                 Value::Object(o) => {
-                    if o.contains_key("$ref") {
+                    if o.get("$ref").is_some_and(Value::is_string) {
                         assert_eq!(o.len(), 1, "$ref with siblings: {v}");
                     }
-                    o.values().for_each(no_ref_siblings);
+                    // A property may be called `$ref` (JSONSchemaProps has one).
+                    for (k, x) in o {
+                        if k == "properties" {
+                            if let Value::Object(props) = x {
+                                props.values().for_each(no_ref_siblings);
+                            }
+                        } else {
+                            no_ref_siblings(x);
+                        }
+                    }
                 }
                 Value::Array(a) => a.iter().for_each(no_ref_siblings),
                 _ => {}
