@@ -211,6 +211,16 @@ fn custom_resources_end_to_end() {
     assert_eq!(g["versions"][0]["version"], "v1");
     assert_eq!(g["versions"][0]["resources"][0]["resource"], "crontabs");
 
+    // OpenAPI v3 documents follow the CRDs: `kubectl explain` renders the schema.
+    let explain = k.ok(&["explain", "crontabs.spec"]);
+    assert!(
+        explain.contains("KIND:")
+            && explain.contains("CronTab")
+            && explain.contains("cronSpec")
+            && explain.contains("<string> -required-"),
+        "{explain}"
+    );
+
     // Create with kubectl; pruning and defaulting.
     let f = write(
         &k,

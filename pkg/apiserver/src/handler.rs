@@ -471,10 +471,12 @@ impl Handler {
                     )));
                 }
                 if path == "/openapi/v2" || path.starts_with("/openapi/v3") {
-                    if !crate::openapi::service().is_built() {
-                        // The first request generates the documents, off the async workers.
+                    if !crate::openapi::service().is_built() || crate::openapi::custom::stale() {
+                        // The first request generates the documents, off the async workers;
+                        // custom resources' documents follow the CRDs.
                         let _ = tokio::task::spawn_blocking(|| {
                             crate::openapi::service().built();
+                            crate::openapi::custom::refresh();
                         })
                         .await;
                     }

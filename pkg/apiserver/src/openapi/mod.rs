@@ -7,6 +7,7 @@
 //! upstream). Group versions added at run time (custom resources) go through
 //! [`OpenApi::set_group_version`] with a document built by [`group_version_document`].
 
+pub mod custom;
 pub mod gnostic;
 pub mod paths;
 pub mod schemas;

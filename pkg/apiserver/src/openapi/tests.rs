@@ -78,7 +78,11 @@ fn registry_kinds_covered() {
 
 #[test]
 fn every_group_version_has_a_document_with_gvk_and_field_validation() {
-    for (g, versions) in registry::groups() {
+    // Built-in groups (custom resource groups other tests register are published at run time).
+    for (g, versions) in registry::groups()
+        .into_iter()
+        .filter(|(g, _)| registry::is_builtin_group(g))
+    {
         for v in versions {
             let key = gv_key(g, v);
             let doc = v3(&key);
