@@ -441,6 +441,21 @@ fn custom_resources_end_to_end() {
     assert_eq!(code, 201, "{created}");
     let c = get_json(&k, &["crontabs.v1.stable.example.com", "c"]);
     assert_eq!(c["apiVersion"], "stable.example.com/v1");
+    // Categories reach kubectl through discovery.
+    let cats = k.ok(&["get", "all-crons", "-o", "name"]);
+    assert!(cats.contains("crontab.stable.example.com/c"), "{cats}");
+    // Moving the storage version records it in status.storedVersions.
+    k.ok(&[
+        "patch",
+        "crd",
+        "crontabs.stable.example.com",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/versions/0/storage","value":false},{"op":"replace","path":"/spec/versions/1/storage","value":true}]"#,
+    ]);
+    let crd = get_json(&k, &["crd", "crontabs.stable.example.com"]);
+    assert_eq!(crd["status"]["storedVersions"], json!(["v1", "v2beta1"]));
+    assert_eq!(crd["metadata"]["generation"], 2);
 
     // Watch: events for changes.
     let mut watch = Command::new("kubectl")
@@ -594,4 +609,208 @@ fn namespace_deletion_removes_custom_resources() {
     let (code, list) = k.http("GET", "/apis/stable.example.com/v1/crontabs", "", "");
     assert_eq!(code, 200);
     assert_eq!(list["items"], json!([]), "{list}");
+}
+
+/// A CRD being deleted waits for its custom resources (held here by a finalizer): it is
+/// Terminating, new objects are refused, and it goes once the last one does. CRDs survive a
+/// restart and are served from the first request.
+#[test]
+fn crd_deletion_waits_for_its_resources_and_crds_survive_restarts() {
+    let mut k = common::K3rs::start(None);
+    establish(&k);
+    // Plain JSON keeps this readable.
+    let (code, body) = k.http(
+        "POST",
+        "/apis/stable.example.com/v1/namespaces/default/crontabs",
+        "application/json",
+        &json!({"apiVersion": "stable.example.com/v1", "kind": "CronTab",
+            "metadata": {"name": "held", "finalizers": ["example.com/hold"]},
+            "spec": {"cronSpec": "* * * * *"}})
+        .to_string(),
+    );
+    assert_eq!(code, 201, "{body}");
+
+    // Restart: the CRD is served at once.
+    k.stop();
+    k.spawn();
+    let (code, held) = k.http(
+        "GET",
+        "/apis/stable.example.com/v1/namespaces/default/crontabs/held",
+        "",
+        "",
+    );
+    assert_eq!(code, 200, "{held}");
+    assert_eq!(held["spec"]["color"], "green");
+
+    k.ok(&[
+        "delete",
+        "crd",
+        "crontabs.stable.example.com",
+        "--wait=false",
+    ]);
+    k.ok(&[
+        "wait",
+        "--for",
+        "condition=Terminating",
+        "--timeout=60s",
+        "crd/crontabs.stable.example.com",
+    ]);
+    let crd = get_json(&k, &["crd", "crontabs.stable.example.com"]);
+    assert_eq!(
+        crd["metadata"]["finalizers"],
+        json!(["customresourcecleanup.apiextensions.k8s.io"])
+    );
+    let term = crd["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Terminating")
+        .unwrap()
+        .clone();
+    assert_eq!(term["reason"], "InstanceDeletionInProgress");
+    // The held object is being deleted; nothing new may be created.
+    let held = get_json(&k, &["ct", "held"]);
+    assert!(held["metadata"]["deletionTimestamp"].is_string(), "{held}");
+    let (code, st) = k.http(
+        "POST",
+        "/apis/stable.example.com/v1/namespaces/default/crontabs",
+        "application/json",
+        &json!({"apiVersion": "stable.example.com/v1", "kind": "CronTab",
+            "metadata": {"name": "late"}, "spec": {"cronSpec": "* * * * *"}})
+        .to_string(),
+    );
+    assert_eq!(code, 405, "{st}");
+    // Releasing the object lets the CRD go.
+    k.ok(&[
+        "patch",
+        "ct",
+        "held",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    k.ok(&[
+        "wait",
+        "--for=delete",
+        "--timeout=60s",
+        "crd/crontabs.stable.example.com",
+    ]);
+    let (code, _) = k.http("GET", "/apis/stable.example.com/v1/crontabs", "", "");
+    assert_eq!(code, 404);
+}
+
+/// Server-side apply on custom resources (deduced schema: lists atomic, maps granular), and
+/// kube-rs' dynamic API found through discovery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_and_kube_rs_dynamic_objects() {
+    use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+    use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope};
+
+    let k = tokio::task::spawn_blocking(|| {
+        let k = common::K3rs::start(None);
+        establish(&k);
+        let f = write(
+            &k,
+            "ssa.yaml",
+            &cr("ssa", "  cronSpec: \"* * * * *\"\n  tags: [a, b]\n"),
+        );
+        let out = k.ok(&["apply", "--server-side", "-f", &f]);
+        assert!(
+            out.contains("crontab.stable.example.com/ssa serverside-applied"),
+            "{out}"
+        );
+        let f2 = write(
+            &k,
+            "ssa2.yaml",
+            &cr("ssa", "  cronSpec: \"0 0 * * *\"\n  image: other\n"),
+        );
+        let err = k.err(&["apply", "--server-side", "--field-manager=other", "-f", &f2]);
+        assert!(
+            err.contains("conflict") || err.contains("Apply failed"),
+            "{err}"
+        );
+        k.ok(&[
+            "apply",
+            "--server-side",
+            "--field-manager=other",
+            "--force-conflicts",
+            "-f",
+            &f2,
+        ]);
+        let obj = get_json(&k, &["ct", "ssa", "--show-managed-fields"]);
+        assert_eq!(obj["spec"]["image"], "other");
+        assert_eq!(obj["spec"]["cronSpec"], "0 0 * * *");
+        // The list kubectl applied stays (a field of the first manager).
+        assert_eq!(obj["spec"]["tags"], json!(["a", "b"]));
+        let managers: Vec<&str> = obj["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["manager"].as_str().unwrap())
+            .collect();
+        assert!(
+            managers.contains(&"kubectl") && managers.contains(&"other"),
+            "{managers:?}"
+        );
+        k
+    })
+    .await
+    .unwrap();
+
+    let kc = kube::config::Kubeconfig::read_from(k.kubeconfig()).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let discovery = Discovery::new(client.clone()).run().await.unwrap();
+    let (ar, caps): (ApiResource, ApiCapabilities) = discovery
+        .groups()
+        .find(|g| g.name() == "stable.example.com")
+        .expect("the CRD group is discovered")
+        .recommended_kind("CronTab")
+        .expect("CronTab is discovered");
+    assert_eq!(ar.version, "v1");
+    assert_eq!(ar.plural, "crontabs");
+    assert_eq!(caps.scope, Scope::Namespaced);
+    let api: Api<DynamicObject> = Api::namespaced_with(client, "default", &ar);
+    let mut obj = DynamicObject::new("dyn", &ar);
+    obj.data = json!({"spec": {"cronSpec": "0 * * * *", "junk": 1}});
+    let created = api.create(&PostParams::default(), &obj).await.unwrap();
+    assert_eq!(created.data["spec"]["replicas"], 1);
+    assert!(created.data["spec"].get("junk").is_none());
+    let patched = api
+        .patch(
+            "dyn",
+            &PatchParams::apply("kube-rs").force(),
+            &Patch::Apply(
+                json!({"apiVersion": "stable.example.com/v1", "kind": "CronTab",
+                "spec": {"cronSpec": "0 * * * *", "color": "blue"}}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.data["spec"]["color"], "blue");
+    let list = api.list(&Default::default()).await.unwrap();
+    let names: Vec<String> = list
+        .items
+        .iter()
+        .filter_map(|o| o.metadata.name.clone())
+        .collect();
+    assert_eq!(names, ["dyn", "ssa"]);
+    let err = api
+        .create(&PostParams::default(), &{
+            let mut bad = DynamicObject::new("bad", &ar);
+            bad.data = json!({"spec": {"cronSpec": "x"}});
+            bad
+        })
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(s) => {
+            assert_eq!(s.code, 422);
+            assert!(s.message.contains("spec.cronSpec"), "{}", s.message);
+        }
+        other => panic!("{other}"),
+    }
+    tokio::task::spawn_blocking(move || drop(k)).await.unwrap();
 }

@@ -284,7 +284,21 @@ pub fn prepare_for_update(
     }
     if subresource.is_none() {
         k3rs_apis::defaults::apply_defaults(res.group, res.kind, new);
-        if spec_part(new) != spec_part(current) {
+        // A custom resource without a status subresource counts every change outside metadata
+        // (as upstream's strategy); everything else counts spec changes.
+        let changed = if res.is_custom() && !res.has_status() {
+            let content = |v: &Value| {
+                let mut c = v.clone();
+                if let Some(m) = c.as_object_mut() {
+                    m.remove("metadata");
+                }
+                c
+            };
+            content(new) != content(current)
+        } else {
+            spec_part(new) != spec_part(current)
+        };
+        if changed {
             if let Some(g) = meta(current)
                 .and_then(|m| m.get("generation"))
                 .and_then(Value::as_i64)
