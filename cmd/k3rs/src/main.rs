@@ -2,6 +2,7 @@
 //! line and hands over to the crates under `pkg/`, where all behaviour lives.
 
 mod datastore;
+mod secrets_encrypt;
 mod server;
 
 use std::path::PathBuf;
@@ -53,6 +54,11 @@ enum Command {
         /// Data directory (default /var/lib/k3rs as root, ~/.k3rs otherwise).
         #[arg(long, short = 'd', env = "K3RS_DATA_DIR")]
         data_dir: Option<PathBuf>,
+    },
+    /// Encryption at rest: show status, rotate keys (with the server stopped).
+    SecretsEncrypt {
+        #[command(subcommand)]
+        command: secrets_encrypt::Command,
     },
     /// Datastore tools: serve the etcd API on top of the k3rs datastore.
     Datastore {
@@ -124,6 +130,9 @@ fn main() -> ExitCode {
             }
         }
         Command::Datastore { command } => run_async("datastore", datastore::run(command)),
+        Command::SecretsEncrypt { command } => {
+            run_async("secrets-encrypt", secrets_encrypt::run(command))
+        }
     }
 }
 

@@ -39,6 +39,22 @@ pub struct ServerArgs {
     /// Service IP range.
     #[arg(long, default_value = "10.43.0.0/16")]
     service_cidr: String,
+    /// Requests without credentials: `public` (default) serves them as system:anonymous on
+    /// /healthz, /livez, /readyz and /version only (401 elsewhere); `true` on every path (RBAC then
+    /// answers 403 on most, as upstream's --anonymous-auth=true); `false` answers 401 everywhere.
+    #[arg(long, default_value = "public", value_parser = ["public", "true", "false"])]
+    anonymous_auth: String,
+    /// Issuer (`iss`) of service-account tokens; also the default API audience.
+    #[arg(long, default_value = k3rs_auth::serviceaccount::DEFAULT_ISSUER)]
+    service_account_issuer: String,
+    /// Audiences the API server accepts service-account tokens for (comma-separated or
+    /// repeated; default: the issuer).
+    #[arg(long, value_delimiter = ',')]
+    api_audiences: Vec<String>,
+    /// Encrypt Secrets at rest (AES-CBC, key in <data-dir>/server/cred/encryption-config.json;
+    /// rotate with `k3rs secrets-encrypt rotate-keys` while the server is stopped).
+    #[arg(long, env = "K3RS_SECRETS_ENCRYPTION")]
+    secrets_encryption: bool,
     /// Do not run the agent (the agent does not exist yet; accepted for k3s compatibility).
     #[arg(long)]
     disable_agent: bool,
@@ -79,19 +95,27 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         write_kubeconfig_mode: mode,
         service_cidr: args.service_cidr,
         token: args.token,
+        anonymous: match args.anonymous_auth.as_str() {
+            "true" => k3rs_apiserver::handler::Anonymous::All,
+            "false" => k3rs_apiserver::handler::Anonymous::Disabled,
+            _ => k3rs_apiserver::handler::Anonymous::PublicPaths,
+        },
+        service_account_issuer: args.service_account_issuer,
+        api_audiences: args.api_audiences,
+        secrets_encryption: args.secrets_encryption,
     };
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let controllers = tokio::spawn(async move {
-        let Ok((addr, pki)) = ready_rx.await else {
+        let Ok((addr, pki, issuer)) = ready_rx.await else {
             return;
         };
-        if let Err(e) = run_controllers(addr, pki).await {
+        if let Err(e) = run_controllers(addr, pki, issuer).await {
             tracing::error!(error = %e, "controllers could not start");
         }
     });
     let result = k3rs_apiserver::run(cfg, crate::datastore::shutdown_signal(), |r| {
         tracing::info!(addr = %r.addr, kubeconfig = %kubeconfig.display(), "use: kubectl --kubeconfig {}", kubeconfig.display());
-        let _ = ready_tx.send((r.addr, r.pki.clone()));
+        let _ = ready_tx.send((r.addr, r.pki.clone(), r.token_issuer.clone()));
     })
     .await;
     controllers.abort();
@@ -99,16 +123,19 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the controllers as clients of the API server, with their own client certificate.
+/// Starts the controllers as clients of the API server, with their own client certificate: user
+/// `system:kube-controller-manager` with no groups, authorized by RBAC alone (its bootstrap role plus
+/// the `system:controller:*` roles of the controllers k3rs runs, bound to it by the bootstrap policy).
+/// The service-account signer is passed in-process (the legacy token controller signs with it).
 async fn run_controllers(
     addr: std::net::SocketAddr,
     pki: k3rs_auth::pki::Pki,
+    token_issuer: k3rs_apiserver::serviceaccount::IssuerCell,
 ) -> anyhow::Result<()> {
-    // Until RBAC exists only system:masters may write; the controller identity is its own user.
     let cert = k3rs_auth::pki::issue_client_cert(
         &pki.client_ca,
         "system:kube-controller-manager",
-        &["system:masters".to_string()],
+        &[],
         365,
     )?;
     let host = if addr.ip().is_unspecified() {
@@ -126,6 +153,9 @@ async fn run_controllers(
         kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
             .await?;
     let client = kube::Client::try_from(config)?;
-    k3rs_controllers::run(client, pki.server_ca.cert_pem.clone()).await;
+    k3rs_controllers::run(client, pki.server_ca.cert_pem.clone(), async move {
+        token_issuer.get().await
+    })
+    .await;
     Ok(())
 }

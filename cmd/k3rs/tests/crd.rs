@@ -230,7 +230,13 @@ fn custom_resources_end_to_end() {
             "  cronSpec: \"* * * * */5\"\n  image: img:1\n  port: http\n  unknown: dropped\n  extra:\n    kept: {deep: 1}\n  template:\n    apiVersion: v1\n    kind: Pod\n    metadata: {name: p}\n    spec: {x: 1}\n",
         ),
     );
-    let out = k.ok(&["create", "-f", &f]);
+    // kubectl validates strictly by default: unknown fields are an error, as upstream.
+    let err = k.err(&["create", "-f", &f]);
+    assert!(
+        err.contains("CronTab in version \"v1\" cannot be handled as a CronTab: strict decoding error: unknown field \"spec.unknown\""),
+        "{err}"
+    );
+    let out = k.ok(&["create", "--validate=false", "-f", &f]);
     assert!(
         out.contains("crontab.stable.example.com/a created"),
         "{out}"

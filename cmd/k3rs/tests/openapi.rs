@@ -206,7 +206,6 @@ fn kubectl_create_apply_explain_with_validation() {
 /// the field. kubectl asks the server to check (`fieldValidation=Strict`) because OpenAPI says
 /// the server supports it.
 #[test]
-#[ignore = "needs server-side fieldValidation=Strict, built on another branch; kubectl sends it"]
 fn strict_validation_names_unknown_fields() {
     let k = K3rs::start(None);
     for v in VERSIONS {

@@ -330,16 +330,20 @@ fn status_codes(k: &K3rs) {
         .0,
         405
     );
+    // Protobuf-only clients are answered in protobuf (tests/protobuf.rs has the details).
     let out = k.curl(&[
         "-o",
         "/dev/null",
         "-w",
-        "%{http_code}",
+        "%{http_code} %{content_type}",
         "-H",
         "Accept: application/vnd.kubernetes.protobuf",
         &k.url(base),
     ]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "406");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "200 application/vnd.kubernetes.protobuf"
+    );
     assert_eq!(
         k.http("POST", base, "application/vnd.kubernetes.protobuf", "k8s\0")
             .0,
@@ -1278,6 +1282,258 @@ fn restart_keeps_everything(k: &mut K3rs) {
         "kubeconfig unchanged"
     );
     k.ok(&["get", "cm", "app"]);
+}
+
+/// Strategic merge patch through kubectl (`--type strategic`, and kubectl's default patch type),
+/// and client-side `kubectl apply` / `kubectl diff`, which compute three-way strategic patches.
+fn strategic_merge_patch(k: &K3rs) {
+    let get = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&k.ok(&["get", "deployment", name, "-o", "json"])).unwrap()
+    };
+    let names = |d: &serde_json::Value| -> Vec<String> {
+        d["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let manifest = |replicas: Option<u32>, b_value: &str, sidecar: bool| -> PathBuf {
+        let mut y = String::from(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: smp\n  labels: {tier: web}\nspec:\n",
+        );
+        if let Some(r) = replicas {
+            y.push_str(&format!("  replicas: {r}\n"));
+        }
+        y.push_str(&format!(
+            "  selector:\n    matchLabels: {{app: smp}}\n  template:\n    metadata:\n      labels: {{app: smp}}\n    spec:\n      containers:\n      - name: app\n        image: nginx:1\n        env:\n        - {{name: A, value: \"1\"}}\n        - {{name: B, value: \"{b_value}\"}}\n"
+        ));
+        if sidecar {
+            y.push_str("      - name: sidecar\n        image: busybox:1\n");
+        }
+        let path = k.dir.path().join("smp.yaml");
+        std::fs::write(&path, y).unwrap();
+        path
+    };
+    // kubectl apply: created, unchanged, configured. (kubectl validates against /openapi/v2 or
+    // v3 by default; without them it needs --validate=false.)
+    let f = manifest(Some(3), "2", true);
+    let f = f.to_str().unwrap();
+    let out = k.ok(&["apply", "--validate=false", "-f", f]);
+    assert!(out.contains("deployment.apps/smp created"), "{out}");
+    let out = k.ok(&["apply", "--validate=false", "-f", f]);
+    assert!(out.contains("deployment.apps/smp unchanged"), "{out}");
+    let d = get("smp");
+    assert_eq!(d["spec"]["replicas"], 3);
+    assert_eq!(names(&d), ["app", "sidecar"]);
+    assert!(
+        d["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .as_str()
+            .is_some_and(|a| a.contains("sidecar"))
+    );
+
+    // kubectl diff: exit 1 and the change when the manifest differs, 0 when it does not.
+    let f2 = manifest(None, "22", false);
+    let f2 = f2.to_str().unwrap();
+    let out = k.kubectl(&["diff", "-f", f2]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("-          value: \"2\"") && text.contains("+          value: \"22\""),
+        "{text}"
+    );
+    assert!(text.contains("-      - image: busybox:1"), "{text}");
+    assert_eq!(
+        get("smp")["spec"]["template"]["spec"]["containers"][0]["env"][1]["value"],
+        "2",
+        "diff is a dry run"
+    );
+
+    // Apply it: env var changed by name, the removed container and the removed field pruned.
+    let out = k.ok(&["apply", "--validate=false", "-f", f2]);
+    assert!(out.contains("deployment.apps/smp configured"), "{out}");
+    let d = get("smp");
+    assert_eq!(names(&d), ["app"]);
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["env"],
+        serde_json::json!([{"name": "A", "value": "1"}, {"name": "B", "value": "22"}])
+    );
+    // replicas left the manifest: pruned, then defaulted again.
+    assert_eq!(d["spec"]["replicas"], 1);
+    let out = k.kubectl(&["diff", "-f", f2]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // kubectl patch --type strategic: add a container (merged by name, not replacing the list).
+    k.ok(&[
+        "patch",
+        "deployment",
+        "smp",
+        "--type",
+        "strategic",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"extra","image":"busybox:2"}]}}}}"#,
+    ]);
+    let d = get("smp");
+    assert_eq!(names(&d), ["extra", "app"]);
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][1]["image"],
+        "nginx:1"
+    );
+    // kubectl's default patch type is strategic: change an env var by name.
+    k.ok(&[
+        "patch", "deployment", "smp", "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"app","env":[{"name":"A","value":"one"}]}]}}}}"#,
+    ]);
+    let d = get("smp");
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][1]["env"],
+        serde_json::json!([{"name": "A", "value": "one"}, {"name": "B", "value": "22"}])
+    );
+    // $patch: delete a container.
+    k.ok(&[
+        "patch",
+        "deployment",
+        "smp",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"extra","$patch":"delete"}]}}}}"#,
+    ]);
+    assert_eq!(names(&get("smp")), ["app"]);
+    // Finalizers: a set, merged; $deleteFromPrimitiveList removes one.
+    k.ok(&[
+        "patch",
+        "deployment",
+        "smp",
+        "-p",
+        r#"{"metadata":{"finalizers":["example.com/a"]}}"#,
+    ]);
+    k.ok(&[
+        "patch",
+        "deployment",
+        "smp",
+        "-p",
+        r#"{"metadata":{"finalizers":["example.com/b","example.com/a"]}}"#,
+    ]);
+    assert_eq!(
+        get("smp")["metadata"]["finalizers"],
+        serde_json::json!(["example.com/b", "example.com/a"])
+    );
+    k.ok(&[
+        "patch",
+        "deployment",
+        "smp",
+        "-p",
+        r#"{"metadata":{"$deleteFromPrimitiveList/finalizers":["example.com/b"]}}"#,
+    ]);
+    assert_eq!(
+        get("smp")["metadata"]["finalizers"],
+        serde_json::json!(["example.com/a"])
+    );
+    // A union: switching the strategy type must drop rollingUpdate ($retainKeys, as apply sends).
+    k.ok(&[
+        "patch",
+        "deployment",
+        "smp",
+        "-p",
+        r#"{"spec":{"strategy":{"$retainKeys":["type"],"type":"Recreate"}}}"#,
+    ]);
+    assert_eq!(
+        get("smp")["spec"]["strategy"],
+        serde_json::json!({"type": "Recreate"})
+    );
+
+    // Errors answer as upstream's: no merge key (500, no reason), bad directive (400).
+    let err = k.err(&[
+        "patch",
+        "deployment",
+        "smp",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"image":"x:1"}]}}}}"#,
+    ]);
+    assert!(
+        err.contains(
+            "Error from server: map: map[image:x:1] does not contain declared merge key: name"
+        ),
+        "{err}"
+    );
+    let path = "/apis/apps/v1/namespaces/default/deployments/smp";
+    let smp = "application/strategic-merge-patch+json";
+    let (code, v) = k.http("PATCH", path, smp, r#"{"$setElementOrderX/a":[]}"#);
+    assert_eq!(
+        (code, v["reason"].as_str()),
+        (400, Some("BadRequest")),
+        "{v}"
+    );
+    // (A list of lists meets a list of strings here: 500 as upstream; the 422 case is unit-tested.)
+    let (code, v) = k.http("PATCH", path, smp, r#"{"metadata":{"finalizers":[["x"]]}}"#);
+    assert_eq!(code, 500, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("list element types are not identical"),
+        "{v}"
+    );
+    let (code, v) = k.http("PATCH", path, smp, "[1]");
+    assert_eq!(
+        (code, v["reason"].as_str()),
+        (400, Some("BadRequest")),
+        "{v}"
+    );
+    let (code, v) = k.http("PATCH", path, smp, "{bad");
+    assert_eq!(code, 400, "{v}");
+    // Strategic patches of a status subresource and of a ConfigMap work too.
+    let (code, v) = k.http(
+        "PATCH",
+        &format!("{path}/status"),
+        smp,
+        r#"{"status":{"conditions":[{"type":"Available","status":"True"}]}}"#,
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["status"]["conditions"][0]["type"], "Available");
+    k.ok(&[
+        "create",
+        "configmap",
+        "smp-cm",
+        "--from-literal=a=1",
+        "--from-literal=b=2",
+    ]);
+    k.ok(&[
+        "patch",
+        "configmap",
+        "smp-cm",
+        "-p",
+        r#"{"data":{"a":null,"c":"3"}}"#,
+    ]);
+    let cm: serde_json::Value =
+        serde_json::from_str(&k.ok(&["get", "configmap", "smp-cm", "-o", "json"])).unwrap();
+    assert_eq!(cm["data"], serde_json::json!({"b": "2", "c": "3"}));
+    k.ok(&[
+        "patch",
+        "deployment",
+        "smp",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    k.ok(&["delete", "deployment", "smp"]);
+    k.ok(&["delete", "configmap", "smp-cm"]);
+}
+
+#[test]
+fn strategic_merge_patch_and_kubectl_apply() {
+    let k = K3rs::start(None);
+    strategic_merge_patch(&k);
 }
 
 #[test]

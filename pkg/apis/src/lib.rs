@@ -7,9 +7,11 @@
 
 pub mod crd;
 pub mod defaults;
+pub mod patchmeta;
 pub mod protobuf;
 pub mod registry;
 pub mod selectors;
+pub mod smp;
 pub mod ssa;
 pub mod tables;
 pub mod validation;

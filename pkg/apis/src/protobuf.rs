@@ -168,11 +168,11 @@ fn schema() -> Option<&'static Schema> {
         .as_ref()
 }
 
-fn pool() -> Option<&'static DescriptorPool> {
+pub(crate) fn pool() -> Option<&'static DescriptorPool> {
     schema().map(|s| &s.pool)
 }
 
-fn info(desc: &MessageDescriptor) -> Option<&'static MsgInfo> {
+fn msg_info(desc: &MessageDescriptor) -> Option<&'static MsgInfo> {
     schema()?.msgs.get(desc.full_name())
 }
 
@@ -182,7 +182,7 @@ pub fn available() -> bool {
 }
 
 /// The protobuf package of a group/version.
-fn package(api_version: &str) -> String {
+pub(crate) fn package(api_version: &str) -> String {
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     match group {
         "" => format!("k8s.io.api.core.{version}"),
@@ -412,7 +412,7 @@ fn raw_json(m: &DynamicMessage, field: &str) -> Value {
 
 fn message_to_json(m: &DynamicMessage) -> Value {
     let desc: MessageDescriptor = m.descriptor();
-    let Some(info) = info(&desc) else {
+    let Some(info) = msg_info(&desc) else {
         return Value::Null;
     };
     match info.special {
@@ -503,7 +503,7 @@ fn fields_to_json(m: &DynamicMessage, info: &MsgInfo, out: &mut Map<String, Valu
         let Some(key) = &f.json else {
             // Inline: the embedded struct's fields are this object's.
             if let (Some(inner), Some(inner_info)) =
-                (v.as_message(), f.fd.kind().as_message().and_then(info_of))
+                (v.as_message(), f.fd.kind().as_message().and_then(msg_info))
             {
                 fields_to_json(inner, inner_info, out);
             }
@@ -523,10 +523,6 @@ fn fields_to_json(m: &DynamicMessage, info: &MsgInfo, out: &mut Map<String, Valu
             out.insert(key.clone(), v);
         }
     }
-}
-
-fn info_of(d: &MessageDescriptor) -> Option<&'static MsgInfo> {
-    info(d)
 }
 
 fn value_to_json(v: &PValue) -> Value {
@@ -747,7 +743,7 @@ fn put_zero(out: &mut Vec<u8>, f: &FieldInfo) {
 
 /// The encoding of a Go zero value of a message's type.
 fn zero_message(d: &MessageDescriptor, out: &mut Vec<u8>) {
-    let Some(info) = info(d) else { return };
+    let Some(info) = msg_info(d) else { return };
     match info.special {
         // A zero Time writes nothing; a zero Quantity is "0".
         Some(Special::Time | Special::MicroTime | Special::Raw(_) | Special::StringList) => {}
@@ -769,7 +765,10 @@ fn always_written(f: &FieldInfo) -> bool {
     }
     match f.fd.kind() {
         Kind::Bytes => false,
-        Kind::Message(d) => !matches!(info(&d).and_then(|i| i.special), Some(Special::StringList)),
+        Kind::Message(d) => !matches!(
+            msg_info(&d).and_then(|i| i.special),
+            Some(Special::StringList)
+        ),
         _ => true,
     }
 }
@@ -787,7 +786,8 @@ fn encode_message(
     path: &str,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
-    let info = info(desc).ok_or_else(|| format!("{path}: no schema for {}", desc.full_name()))?;
+    let info =
+        msg_info(desc).ok_or_else(|| format!("{path}: no schema for {}", desc.full_name()))?;
     match info.special {
         Some(Special::Time) | Some(Special::MicroTime) => {
             let s = v.as_str().ok_or_else(|| mismatch(path, v, "a time"))?;
@@ -921,7 +921,7 @@ fn encode_fields(
                 continue;
             };
             let inner_info =
-                info_of(&d).ok_or_else(|| format!("{path}: no schema for {}", d.full_name()))?;
+                msg_info(&d).ok_or_else(|| format!("{path}: no schema for {}", d.full_name()))?;
             let mut inner = Vec::new();
             encode_fields(inner_info, obj, path, &mut inner)?;
             put_len(out, number, &inner);
@@ -1067,7 +1067,7 @@ pub fn encode_watch_frame(ev: &Value) -> Result<Vec<u8>, String> {
 /// special scalar types are open: nothing below them is checked.
 pub fn prune_unknown(api_version: &str, kind: &str, obj: &mut Value) -> Option<Vec<String>> {
     let desc = message_for(api_version, kind)?;
-    let info = info(&desc)?;
+    let info = msg_info(&desc)?;
     let mut unknown = Vec::new();
     if let Value::Object(m) = obj {
         prune_fields(info, m, "", true, &mut unknown);
@@ -1084,7 +1084,7 @@ fn find_field<'a>(info: &'a MsgInfo, key: &str) -> Option<&'a FieldInfo> {
                 if let Some(found) =
                     f.fd.kind()
                         .as_message()
-                        .and_then(info_of)
+                        .and_then(msg_info)
                         .and_then(|i| find_field(i, key))
                 {
                     return Some(found);
@@ -1143,7 +1143,7 @@ fn prune_fields(
 }
 
 fn prune_value(d: &MessageDescriptor, v: &mut Value, path: &str, unknown: &mut Vec<String>) {
-    let Some(info) = info(d) else { return };
+    let Some(info) = msg_info(d) else { return };
     if info.special.is_some() {
         return;
     }
@@ -1170,7 +1170,7 @@ pub fn sample(api_version: &str, kind: &str) -> Option<Value> {
 }
 
 fn sample_message(d: &MessageDescriptor, stack: &mut Vec<String>, n: usize) -> Value {
-    let Some(info) = info(d) else {
+    let Some(info) = msg_info(d) else {
         return json!({});
     };
     match info.special {
@@ -1203,7 +1203,7 @@ fn sample_message(d: &MessageDescriptor, stack: &mut Vec<String>, n: usize) -> V
 fn sample_fields(info: &MsgInfo, stack: &mut Vec<String>, out: &mut Map<String, Value>) {
     for (i, f) in info.fields.iter().enumerate() {
         let Some(key) = &f.json else {
-            if let Some(inner) = f.fd.kind().as_message().and_then(info_of) {
+            if let Some(inner) = f.fd.kind().as_message().and_then(msg_info) {
                 sample_fields(inner, stack, out);
             }
             continue;
@@ -1310,6 +1310,31 @@ mod tests {
             m.set_field_by_name("data", PValue::Map(data));
         });
         assert_eq!(decode(&b).unwrap()["data"]["p"], "czNjcmV0");
+    }
+
+    /// The body `kubectl create token builder --bound-object-kind Pod --bound-object-name p2
+    /// --bound-object-uid 0000` sends (kubectl 1.32): the bound object's `uID` field is `uid`.
+    #[test]
+    fn token_request_bound_object_uid() {
+        if !available() {
+            return;
+        }
+        let hex = concat!(
+            "6b3873000a280a1861757468656e7469636174696f6e2e6b38732e696f2f7631",
+            "120c546f6b656e52657175657374122f0a100a0012001a0022002a0032003800",
+            "420012151a130a03506f64120276311a0270322204303030301a040a0012001a",
+            "002200"
+        );
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let v = decode(&bytes).unwrap();
+        assert_eq!(v["kind"], "TokenRequest");
+        assert_eq!(
+            v["spec"]["boundObjectRef"],
+            json!({"kind": "Pod", "apiVersion": "v1", "name": "p2", "uid": "0000"})
+        );
     }
 
     #[test]
@@ -1458,7 +1483,9 @@ mod tests {
         let mut kinds: Vec<(String, String)> = Vec::new();
         for r in crate::registry::builtin() {
             kinds.push((r.api_version(), r.kind.to_string()));
-            kinds.push((r.api_version(), format!("{}List", r.kind)));
+            if r.supports("list") {
+                kinds.push((r.api_version(), format!("{}List", r.kind)));
+            }
             for s in r.subresources {
                 if !s.kind.is_empty() && !s.version.is_empty() {
                     let av = if s.group.is_empty() {

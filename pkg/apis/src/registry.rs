@@ -16,6 +16,9 @@ pub const CRUD: &[&str] = &[
     "update",
     "watch",
 ];
+/// The verb of the review APIs (authentication.k8s.io, authorization.k8s.io): objects that are
+/// evaluated on create and never stored.
+pub const CREATE_ONLY: &[&str] = &["create"];
 /// The verbs of `status` and `scale` subresources.
 pub const GPU: &[&str] = &["get", "patch", "update"];
 
@@ -97,6 +100,11 @@ impl Resource {
         }
     }
 
+    /// Review kinds (TokenReview, SubjectAccessReview, ...): answered on create, never stored.
+    pub fn is_review(&self) -> bool {
+        matches!(self.group, "authentication.k8s.io" | "authorization.k8s.io")
+    }
+
     /// Objects of this kind expire this long after their last write (core Events: 1 h).
     pub fn ttl_seconds(&self) -> Option<u64> {
         (self.group.is_empty() && self.plural == "events").then_some(3600)
@@ -113,8 +121,6 @@ pub const NOT_SERVED: &[(&str, &str)] = &[
         "autoscaling/v1",
         "needs conversion to and from autoscaling/v2",
     ),
-    ("authentication.k8s.io", "review APIs come with RBAC"),
-    ("authorization.k8s.io", "review APIs come with RBAC"),
     ("apiregistration.k8s.io", "API aggregation is not supported"),
     ("v1/bindings", "pod binding comes with the scheduler"),
     (
@@ -632,6 +638,78 @@ static BUILTIN: &[Resource] = &[
                 verbs: GPU,
             },
         ],
+    },
+    Resource {
+        group: "authentication.k8s.io",
+        version: "v1",
+        kind: "SelfSubjectReview",
+        plural: "selfsubjectreviews",
+        singular: "selfsubjectreview",
+        namespaced: false,
+        verbs: CREATE_ONLY,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+    },
+    Resource {
+        group: "authentication.k8s.io",
+        version: "v1",
+        kind: "TokenReview",
+        plural: "tokenreviews",
+        singular: "tokenreview",
+        namespaced: false,
+        verbs: CREATE_ONLY,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+    },
+    Resource {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "LocalSubjectAccessReview",
+        plural: "localsubjectaccessreviews",
+        singular: "localsubjectaccessreview",
+        namespaced: true,
+        verbs: CREATE_ONLY,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+    },
+    Resource {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "SelfSubjectAccessReview",
+        plural: "selfsubjectaccessreviews",
+        singular: "selfsubjectaccessreview",
+        namespaced: false,
+        verbs: CREATE_ONLY,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+    },
+    Resource {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "SelfSubjectRulesReview",
+        plural: "selfsubjectrulesreviews",
+        singular: "selfsubjectrulesreview",
+        namespaced: false,
+        verbs: CREATE_ONLY,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+    },
+    Resource {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "SubjectAccessReview",
+        plural: "subjectaccessreviews",
+        singular: "subjectaccessreview",
+        namespaced: false,
+        verbs: CREATE_ONLY,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
     },
     Resource {
         group: "autoscaling",

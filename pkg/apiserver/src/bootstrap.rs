@@ -1,7 +1,9 @@
 //! Objects every cluster has from its first start: the system namespaces, the `kubernetes`
 //! Service and its Endpoints, and per system namespace the `default` ServiceAccount and the
-//! `kube-root-ca.crt` ConfigMap. Idempotent: existing objects are left alone, except that the
-//! `kubernetes` Endpoints follow the advertise address.
+//! `kube-root-ca.crt` ConfigMap, and the bootstrap RBAC policy. Idempotent: existing objects are
+//! left alone, except that the `kubernetes` Endpoints follow the advertise address and bootstrap
+//! RBAC objects that keep `rbac.authorization.kubernetes.io/autoupdate: "true"` get missing rules
+//! and subjects added (upstream's reconciliation at every start).
 
 use serde_json::{json, Value};
 
@@ -89,6 +91,50 @@ pub async fn run(api: &Api, ca_pem: &str, advertise_ip: &str, port: u16) -> ApiR
             .await?;
         }
         Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+/// Creates the bootstrap ClusterRoles and ClusterRoleBindings that are missing and reconciles the
+/// existing ones (see [`k3rs_auth::bootstrap_policy`]). Runs at every start, so an upgrade that
+/// adds rules adds them to existing clusters.
+pub async fn rbac_policy(api: &Api) -> ApiResult<()> {
+    use k3rs_auth::bootstrap_policy as policy;
+    let roles = res("rbac.authorization.k8s.io", "clusterroles")?;
+    let bindings = res("rbac.authorization.k8s.io", "clusterrolebindings")?;
+    for (r, objects, reconcile) in [
+        (
+            roles,
+            policy::cluster_roles(),
+            policy::reconcile_role as fn(&Value, &Value) -> Option<Value>,
+        ),
+        (
+            bindings,
+            policy::cluster_role_bindings(),
+            policy::reconcile_binding as fn(&Value, &Value) -> Option<Value>,
+        ),
+    ] {
+        for desired in objects {
+            let name = crate::object::meta_str(&desired, "name")
+                .unwrap_or_default()
+                .to_string();
+            match api.create(r, None, desired.clone(), false).await {
+                Ok(_) => continue,
+                Err(e) if e.code == 409 => {}
+                Err(e) => return Err(e),
+            }
+            let current = api.get(r, None, &name).await?;
+            if reconcile(&current, &desired).is_none() {
+                continue;
+            }
+            tracing::info!(kind = r.kind, %name, "reconciling bootstrap RBAC object");
+            api.update_with(r, None, &name, None, false, |cur| {
+                let mut o = reconcile(cur, &desired).unwrap_or_else(|| cur.clone());
+                crate::object::meta_mut(&mut o).remove("resourceVersion");
+                Ok(o)
+            })
+            .await?;
+        }
     }
     Ok(())
 }

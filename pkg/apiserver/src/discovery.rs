@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use k3rs_apis::registry::{self, Resource};
 
 /// Subresources this server implements; others in the registry are not listed.
-pub const SERVED_SUBRESOURCES: &[&str] = &["status", "scale", "finalize"];
+pub const SERVED_SUBRESOURCES: &[&str] = &["status", "scale", "finalize", "token"];
 
 /// The Kubernetes version k3rs reports: upstream's minor, our patch level, `+k3rs`.
 pub const KUBERNETES_VERSION: &str = "v1.35.4+k3rs";

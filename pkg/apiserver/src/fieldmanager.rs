@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
+use k3rs_apis::patchmeta;
 use k3rs_apis::registry::Resource;
 use k3rs_apis::ssa::{self, Context, Deduced, ResetFields, Schema};
 
@@ -36,10 +37,9 @@ impl Track<'static> {
     }
 }
 
-/// The list/map semantics of a kind's objects.
-///
-/// Until the patch metadata of built-in kinds (`k3rs_apis::patchmeta`) is wired in, every kind
-/// uses upstream's deduced schema (maps granular, lists atomic; ObjectMeta's own semantics).
+/// The list/map semantics of a kind's objects: the patch metadata of built-in kinds
+/// (`k3rs_apis::patchmeta`), upstream's deduced schema (maps granular, lists atomic; ObjectMeta's
+/// own semantics) for everything else.
 pub fn schema_for(res: &Resource) -> Box<dyn Schema> {
     if let Some(s) = typed_schema(res) {
         return s;
@@ -48,13 +48,26 @@ pub fn schema_for(res: &Resource) -> Box<dyn Schema> {
 }
 
 /// The schema of a built-in kind from its protobuf patch metadata; `None` for kinds without one.
-///
-/// To switch it on once `pkg/apis/src/patchmeta.rs` exists, replace the body with the body of
-/// `tests::typed_schema_with_patchmeta` (checked there against a stand-in with patchmeta's
-/// interface), with `patchmeta::` read as `k3rs_apis::patchmeta::`.
+/// Every field the kind declares gets semantics (empty metadata for plain fields), so that only
+/// the keys of real maps are treated as map keys.
 fn typed_schema(res: &Resource) -> Option<Box<dyn Schema>> {
-    let _ = res;
-    None
+    static PATCHMETA: ssa::FnTypeSource = ssa::FnTypeSource {
+        field_meta: |m, f| {
+            let fm = patchmeta::field_meta(m, f)
+                .or_else(|| patchmeta::field_shape(m, f).map(|_| Default::default()))?;
+            Some(semantics(
+                fm.patch_strategy,
+                fm.merge_key,
+                fm.list_type,
+                fm.list_map_keys,
+                fm.map_type,
+                fm.struct_type,
+            ))
+        },
+        field_message: patchmeta::field_message,
+    };
+    let message = patchmeta::message_for_kind(&res.api_version(), res.kind)?;
+    Some(Box::new(ssa::MessageSchema::root(&PATCHMETA, &message)))
 }
 
 /// Builds [`ssa::FieldSemantics`] from the fields of `patchmeta::FieldMeta`.
@@ -301,76 +314,10 @@ mod tests {
         assert!(forbid_force(&q(&[])).is_ok());
     }
 
-    /// The interface `k3rs_apis::patchmeta` will have, to check the wiring in `typed_schema`'s
-    /// documentation compiles and behaves.
-    mod patchmeta {
-        pub struct FieldMeta {
-            pub patch_strategy: &'static str,
-            pub merge_key: &'static str,
-            pub list_type: &'static str,
-            pub list_map_keys: &'static [&'static str],
-            pub map_type: &'static str,
-            pub struct_type: &'static str,
-        }
-        const NONE: FieldMeta = FieldMeta {
-            patch_strategy: "",
-            merge_key: "",
-            list_type: "",
-            list_map_keys: &[],
-            map_type: "",
-            struct_type: "",
-        };
-        pub fn field_meta(message: &str, field: &str) -> Option<FieldMeta> {
-            match (message, field) {
-                ("k8s.io.api.core.v1.Pod", "spec" | "metadata") => Some(NONE),
-                ("k8s.io.api.core.v1.PodSpec", "containers") => Some(FieldMeta {
-                    patch_strategy: "merge",
-                    merge_key: "name",
-                    ..NONE
-                }),
-                ("k8s.io.api.core.v1.Container", "name" | "image") => Some(NONE),
-                _ => None,
-            }
-        }
-        pub fn field_message(message: &str, field: &str) -> Option<String> {
-            match (message, field) {
-                ("k8s.io.api.core.v1.Pod", "spec") => Some("k8s.io.api.core.v1.PodSpec".into()),
-                ("k8s.io.api.core.v1.PodSpec", "containers") => {
-                    Some("k8s.io.api.core.v1.Container".into())
-                }
-                _ => None,
-            }
-        }
-        pub fn message_for_kind(api_version: &str, kind: &str) -> Option<String> {
-            (api_version == "v1" && kind == "Pod").then(|| "k8s.io.api.core.v1.Pod".to_string())
-        }
-    }
-
-    /// The body `typed_schema` gets once patchmeta exists (see its documentation).
-    fn typed_schema_with_patchmeta(res: &Resource) -> Option<Box<dyn Schema>> {
-        static PATCHMETA: ssa::FnTypeSource = ssa::FnTypeSource {
-            field_meta: |m, f| {
-                patchmeta::field_meta(m, f).map(|fm| {
-                    semantics(
-                        fm.patch_strategy,
-                        fm.merge_key,
-                        fm.list_type,
-                        fm.list_map_keys,
-                        fm.map_type,
-                        fm.struct_type,
-                    )
-                })
-            },
-            field_message: patchmeta::field_message,
-        };
-        let message = patchmeta::message_for_kind(&res.api_version(), res.kind)?;
-        Some(Box::new(ssa::MessageSchema::root(&PATCHMETA, &message)))
-    }
-
     #[test]
     fn patchmeta_wiring() {
         let pods = k3rs_apis::registry::find("", "v1", "pods").unwrap();
-        let schema = typed_schema_with_patchmeta(pods).unwrap();
+        let schema = typed_schema(pods).unwrap();
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
                          "spec": {"containers": [{"name": "a", "image": "x"}]}});
         let set = ssa::fields_of(&pod, schema.as_ref()).unwrap();
@@ -381,8 +328,13 @@ mod tests {
             ),
             "{v1}"
         );
+        // A ConfigMap's data is a real map: its keys are fields, the map itself is not marked.
         let cms = k3rs_apis::registry::find("", "v1", "configmaps").unwrap();
-        assert!(typed_schema_with_patchmeta(cms).is_none());
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+                        "data": {"k": "v"}});
+        let set = ssa::fields_of(&cm, typed_schema(cms).unwrap().as_ref()).unwrap();
+        let v1 = serde_json::to_string(&set.to_fields_v1()).unwrap();
+        assert!(v1.contains(r#""f:data":{"f:k":{}}"#), "{v1}");
     }
 
     #[test]

@@ -13,10 +13,12 @@ use serde_json::{json, Value};
 
 use k3rs_apis::registry::{self, Resource};
 use k3rs_apis::selectors::{FieldSelector, LabelSelector};
-use k3rs_auth::authn::{TokenFile, UserInfo, MASTERS};
+use k3rs_auth::authn::{TokenFile, UserInfo};
+use k3rs_auth::rbac::{ANONYMOUS, UNAUTHENTICATED};
 
 use crate::discovery;
 use crate::fieldmanager::Track;
+use crate::fieldvalidation::Directive;
 use crate::metrics::Metrics;
 use crate::request::{parse_query, route, ResourceRequest, Route};
 use crate::status::{ApiError, ApiResult};
@@ -35,12 +37,46 @@ pub const MAX_INFLIGHT: usize = 600;
 pub struct Handler {
     pub api: Api,
     pub tokens: TokenFile,
+    /// Service-account tokens: TokenRequest, JWT authentication, OIDC discovery.
+    pub service_accounts: Arc<crate::serviceaccount::ServiceAccounts>,
     pub metrics: Arc<Metrics>,
     pub ready: AtomicBool,
     /// host:port clients use, for `/api`'s serverAddressByClientCIDRs.
     pub server_address: String,
     /// Requests being served (watches excluded).
     pub inflight: std::sync::atomic::AtomicUsize,
+    /// The authorizer chain and its state.
+    pub authz: Arc<crate::authz::Authorizer>,
+    /// Where requests without credentials are served as `system:anonymous`.
+    pub anonymous: Anonymous,
+}
+
+/// Which requests without credentials are authenticated as `system:anonymous` (group
+/// `system:unauthenticated`) and then authorized like any other; the rest get 401.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Anonymous {
+    /// No anonymous requests (upstream `--anonymous-auth=false`, k3s' default): always 401.
+    Disabled,
+    /// Only on the health and version paths (upstream's AuthenticationConfiguration `anonymous`
+    /// with path conditions): RBAC's `system:public-info-viewer` then allows them.
+    #[default]
+    PublicPaths,
+    /// On every path (upstream's default `--anonymous-auth=true`): RBAC decides, so most paths
+    /// answer 403.
+    All,
+}
+
+impl Anonymous {
+    pub fn allows(self, path: &str) -> bool {
+        match self {
+            Anonymous::Disabled => false,
+            Anonymous::PublicPaths => matches!(
+                path,
+                "/healthz" | "/livez" | "/readyz" | "/version" | "/version/"
+            ),
+            Anonymous::All => true,
+        }
+    }
 }
 
 /// Counts a request in flight for as long as it lives.
@@ -132,7 +168,7 @@ pub fn error_format(accept: Option<&str>) -> Format {
     Format::Json
 }
 
-fn respond_value(code: u16, v: &Value, fmt: Format) -> Response<Body> {
+pub(crate) fn respond_value(code: u16, v: &Value, fmt: Format) -> Response<Body> {
     let (bytes, ct) = match fmt {
         Format::Json => (
             serde_json::to_vec(v).unwrap_or_default(),
@@ -264,7 +300,7 @@ fn text(code: u16, body: String) -> Response<Body> {
     resp
 }
 
-fn decode(bytes: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
+pub(crate) fn decode(bytes: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
     let ct = content_type
         .unwrap_or("application/json")
         .split(';')
@@ -278,12 +314,10 @@ fn decode(bytes: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
                 ApiError::bad_request(format!("the body of the request could not be decoded as JSON: {e}"))
             })
         }
+        // A repeated key keeps its last value, as upstream's YAML-to-JSON conversion.
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
-            let v: serde_yaml::Value = serde_yaml::from_slice(bytes).map_err(|e| {
+            crate::fieldvalidation::parse_yaml(bytes).map_err(|e| {
                 ApiError::bad_request(format!("the body of the request could not be decoded as YAML: {e}"))
-            })?;
-            serde_json::to_value(v).map_err(|e| {
-                ApiError::bad_request(format!("the YAML body cannot be represented as JSON: {e}"))
             })
         }
         "application/vnd.kubernetes.protobuf" if k3rs_apis::protobuf::available() => {
@@ -300,16 +334,108 @@ fn decode(bytes: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
     }
 }
 
+/// Decodes a create/update body, with the strict-decoding problems found while parsing it
+/// (repeated keys) when field validation asks for them.
+fn decode_body(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    fv: Directive,
+) -> ApiResult<(Value, Vec<String>)> {
+    let ct = content_type
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !fv.checks() {
+        return Ok((decode(bytes, content_type)?, Vec::new()));
+    }
+    match ct.as_str() {
+        "application/json" | "" => {
+            let (v, dups) = crate::fieldvalidation::parse_json(bytes).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the body of the request could not be decoded as JSON: {e}"
+                ))
+            })?;
+            Ok((v, crate::fieldvalidation::parse_errors(dups)))
+        }
+        "application/yaml" | "application/x-yaml" | "text/yaml" => {
+            let v = decode(bytes, content_type)?;
+            Ok((
+                v,
+                crate::fieldvalidation::yaml_duplicates(bytes)
+                    .into_iter()
+                    .collect(),
+            ))
+        }
+        // Protobuf bodies cannot repeat a field.
+        _ => Ok((decode(bytes, content_type)?, Vec::new())),
+    }
+}
+
+/// The strict-decoding problems of a patch document itself (repeated keys; for JSON patches
+/// also unknown operation fields). Unparsable patches are left to the patch code to report.
+fn patch_errors(bytes: &[u8], content_type: &str, fv: Directive) -> Vec<String> {
+    if !fv.checks() {
+        return Vec::new();
+    }
+    let Ok((v, dups)) = crate::fieldvalidation::parse_json(bytes) else {
+        return Vec::new();
+    };
+    if content_type == "application/json-patch+json" {
+        crate::fieldvalidation::json_patch_errors(&v, &dups)
+    } else {
+        crate::fieldvalidation::parse_errors(dups)
+    }
+}
+
+/// Adds `Warning` headers.
+fn with_warnings(mut resp: Response<Body>, warnings: &[String]) -> Response<Body> {
+    for w in crate::fieldvalidation::warning_headers(warnings) {
+        if let Ok(v) = HeaderValue::from_str(&w) {
+            resp.headers_mut().append(header::WARNING, v);
+        }
+    }
+    resp
+}
+
+/// The media type of a Content-Type, lower-cased, without parameters.
+fn media_type(content_type: Option<&str>) -> String {
+    content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 fn bool_param(q: &std::collections::HashMap<String, String>, k: &str) -> bool {
     matches!(q.get(k).map(String::as_str), Some("true" | "1"))
 }
 
 impl Handler {
-    fn authenticate(
+    /// The user of a bearer token, from the server's token authenticators: the static token
+    /// file, then service-account JWTs (and legacy token Secrets). `None`: nobody knows it;
+    /// `Some(Err)`: the token could not be checked (e.g. the datastore failed).
+    pub async fn authenticate_token(&self, token: &str) -> Option<ApiResult<UserInfo>> {
+        if let Some(u) = self.tokens.authenticate(token) {
+            return Some(Ok(u));
+        }
+        self.service_accounts.authenticate(&self.api, token).await
+    }
+
+    /// The requester, as upstream's union of authenticators: a verified client certificate
+    /// first, else a bearer token (which must then be valid: 401 otherwise), else nobody (`None`).
+    async fn authenticate(
         &self,
-        req: &Request<Incoming>,
+        req: &Request<Bytes>,
         cert_user: Option<&UserInfo>,
     ) -> ApiResult<Option<UserInfo>> {
+        if let Some(u) = cert_user {
+            return Ok(Some(u.clone()));
+        }
         if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
             let token = auth
                 .to_str()
@@ -320,36 +446,13 @@ impl Handler {
                 })
                 .map(str::trim)
                 .ok_or_else(ApiError::unauthorized)?;
-            return match self.tokens.authenticate(token) {
-                Some(u) => Ok(Some(u)),
+            return match self.authenticate_token(token).await {
+                Some(Ok(u)) => Ok(Some(u)),
+                Some(Err(e)) => Err(e),
                 None => Err(ApiError::unauthorized()),
             };
         }
-        Ok(cert_user.cloned())
-    }
-
-    /// Until RBAC exists: only `system:masters` may do anything beyond the public paths.
-    fn authorize(&self, user: &UserInfo, what: &Authz) -> ApiResult<()> {
-        if user.groups.iter().any(|g| g == MASTERS) {
-            return Ok(());
-        }
-        Err(ApiError::forbidden(match what {
-            Authz::Resource { verb, group, resource, namespace } => {
-                let scope = match namespace {
-                    Some(ns) => format!(" in the namespace \"{ns}\""),
-                    None => " at the cluster scope".to_string(),
-                };
-                format!(
-                    "{resource} is forbidden: User \"{}\" cannot {verb} resource \"{resource}\" in API group \"{group}\"{scope}",
-                    user.name
-                )
-            }
-            Authz::Path { verb, path } => format!(
-                "forbidden: User \"{}\" cannot {verb} path \"{path}\"",
-                user.name
-            ),
-        })
-        .with_details(json!({"kind": match what { Authz::Resource { resource, .. } => resource.clone(), Authz::Path { .. } => String::new() }})))
+        Ok(None)
     }
 
     /// Handles one request. `cert_user` is the user of a verified client certificate.
@@ -421,17 +524,29 @@ impl Handler {
         query: &std::collections::HashMap<String, String>,
         r: Route,
     ) -> ApiResult<Response<Body>> {
-        let user = self.authenticate(&req, cert_user)?;
-        if is_public(path) {
-            return self.public(path, query, req.method()).await;
-        }
-        let Some(user) = user else {
-            return Err(ApiError::unauthorized());
-        };
         // The whole body is read before anything can fail, so an early error never leaves an
         // unread body behind (HTTP/2 clients then see a reset stream instead of the Status).
         let (parts, body) = req.into_parts();
         let req = Request::from_parts(parts, read_body_raw(body).await?);
+        let user = match self.authenticate(&req, cert_user).await? {
+            Some(u) => u,
+            None if self.anonymous.allows(path) => UserInfo {
+                name: ANONYMOUS.into(),
+                groups: vec![UNAUTHENTICATED.into()],
+                ..Default::default()
+            },
+            None => return Err(ApiError::unauthorized()),
+        };
+        let user = match crate::authz::impersonate(&self.authz, &user, req.headers())? {
+            Some(as_user) => as_user,
+            None => user,
+        };
+        let mut attrs = crate::authz::request_attributes(req.method().as_str(), path, query);
+        attrs.user = user.clone();
+        self.authz.check(&attrs)?;
+        if is_public(path) {
+            return self.public(path, query, req.method()).await;
+        }
         let http_verb = match *req.method() {
             Method::GET | Method::HEAD => "get",
             Method::POST => "post",
@@ -441,29 +556,22 @@ impl Handler {
             _ => "unknown",
         };
         match r {
-            Route::Resource(rr) => {
-                self.authorize(
-                    &user,
-                    &Authz::Resource {
-                        verb: rr.verb.to_string(),
-                        group: rr.group.clone(),
-                        resource: match &rr.subresource {
-                            Some(s) => format!("{}/{s}", rr.resource),
-                            None => rr.resource.clone(),
-                        },
-                        namespace: rr.namespace.clone(),
-                    },
-                )?;
-                self.resource(req, rr, query).await
-            }
+            Route::Resource(rr) => self.resource(req, rr, query, &user).await,
             other => {
-                self.authorize(
-                    &user,
-                    &Authz::Path {
-                        verb: http_verb.to_string(),
-                        path: path.to_string(),
-                    },
-                )?;
+                if http_verb == "get" {
+                    if let Some(found) = self.service_accounts.discovery(path).await {
+                        let (ct, doc) = found?;
+                        // As upstream: cacheable for an hour, JWKS as application/jwk-set+json.
+                        let mut resp = respond_value(200, &doc, Format::Json);
+                        resp.headers_mut()
+                            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+                        resp.headers_mut().insert(
+                            header::CACHE_CONTROL,
+                            HeaderValue::from_static("public, max-age=3600"),
+                        );
+                        return Ok(resp);
+                    }
+                }
                 if http_verb != "get" {
                     return Err(ApiError::method_not_allowed(format!(
                         "the server does not allow this method on the requested resource ({} {path})",
@@ -588,11 +696,21 @@ impl Handler {
         req: Request<Bytes>,
         rr: ResourceRequest,
         query: &std::collections::HashMap<String, String>,
+        user: &UserInfo,
     ) -> ApiResult<Response<Body>> {
         let Some(res) = registry::find(&rr.group, &rr.version, &rr.resource)
             .filter(|r| r.plural == rr.resource)
         else {
             return Err(ApiError::not_found_path());
+        };
+        if res.is_review() {
+            return crate::review::serve(self, req, res, &rr, user).await;
+        }
+        let authz = self.authz.clone();
+        let guard_ns = rr.namespace.clone().filter(|_| res.namespaced);
+        // Upstream's escalation checks on Role/ClusterRole/binding writes (no-ops for other kinds).
+        let guard = move |new: &Value, old: Option<&Value>| {
+            authz.check_rbac_write(user, res, guard_ns.as_deref(), new, old)
         };
         let (fmt, conv) = crate::convert::negotiate(
             req.headers()
@@ -680,7 +798,16 @@ impl Handler {
             ("watch", _) => self.watch(res, ns, name, query, fmt, conv, include).await,
             ("create", None) => {
                 let mgr = manager("CreateOptions")?;
-                let body = decode(req.body(), ct.as_deref())?;
+                let fv = crate::fieldvalidation::directive(query, "CreateOptions")?;
+                let (mut body, parsed) = decode_body(req.body(), ct.as_deref(), fv)?;
+                let warnings = crate::fieldvalidation::validate_body(
+                    fv,
+                    &res.api_version(),
+                    res.kind,
+                    &mut body,
+                    parsed,
+                )?;
+                guard(&body, None)?;
                 let obj = self
                     .api
                     .create_by(
@@ -694,7 +821,7 @@ impl Handler {
                         },
                     )
                     .await?;
-                Ok(respond_value(201, &obj, fmt))
+                Ok(with_warnings(respond_value(201, &obj, fmt), &warnings))
             }
             ("create", Some(_)) => Err(ApiError::method_not_allowed(
                 "POST is not allowed on a named resource",
@@ -705,13 +832,24 @@ impl Handler {
                     manager: &mgr,
                     subresource: "",
                 };
-                let body = decode(req.body(), ct.as_deref())?;
+                let fv = crate::fieldvalidation::directive(query, "UpdateOptions")?;
+                let (mut body, parsed) = decode_body(req.body(), ct.as_deref(), fv)?;
+                let warnings = crate::fieldvalidation::validate_body(
+                    fv,
+                    &res.api_version(),
+                    res.kind,
+                    &mut body,
+                    parsed,
+                )?;
                 match self
                     .api
-                    .update_by(res, ns, name, None, dry_run, track, |_| Ok(body.clone()))
+                    .update_by(res, ns, name, None, dry_run, track, |cur| {
+                        guard(&body, Some(cur))?;
+                        Ok(body.clone())
+                    })
                     .await
                 {
-                    Ok(obj) => Ok(respond_value(200, &obj, fmt)),
+                    Ok(obj) => Ok(with_warnings(respond_value(200, &obj, fmt), &warnings)),
                     // Kinds whose upstream strategy allows it are created by a PUT.
                     Err(e) if e.code == 404 && crate::strategy::allow_create_on_update(res) => {
                         let mut body = body;
@@ -727,15 +865,19 @@ impl Handler {
                             }
                         }
                         crate::object::meta_mut(&mut body).remove("resourceVersion");
+                        guard(&body, None)?;
                         let obj = self.api.create_by(res, ns, body, dry_run, track).await?;
-                        Ok(respond_value(201, &obj, fmt))
+                        Ok(with_warnings(respond_value(201, &obj, fmt), &warnings))
                     }
                     Err(e) => Err(e),
                 }
             }
             ("patch", Some(name)) => {
-                let (code, obj) = self.patch(req, res, ns, name, None, dry_run, query).await?;
-                Ok(respond_value(code, &obj, fmt))
+                let fv = crate::fieldvalidation::directive(query, "PatchOptions")?;
+                let (code, obj, warnings) = self
+                    .patch(req, res, ns, name, None, dry_run, query, &guard, fv)
+                    .await?;
+                Ok(with_warnings(respond_value(code, &obj, fmt), &warnings))
             }
             ("delete", Some(name)) => {
                 let body = req.body().clone();
@@ -823,48 +965,91 @@ impl Handler {
                     fmt,
                 ))
             }
-            ("status", "update") => {
-                let body = decode(req.body(), ct.as_deref())?;
+            ("status" | "finalize", "update") => {
+                let fv = crate::fieldvalidation::directive(query, "UpdateOptions")?;
+                let (mut body, parsed) = decode_body(req.body(), ct.as_deref(), fv)?;
+                let warnings = crate::fieldvalidation::validate_body(
+                    fv,
+                    &res.api_version(),
+                    res.kind,
+                    &mut body,
+                    parsed,
+                )?;
                 let obj = self
                     .api
-                    .update_by(res, ns, name, Some("status"), dry_run, track, |_| {
+                    .update_by(res, ns, name, Some(sub), dry_run, track, |_| {
                         Ok(body.clone())
                     })
                     .await?;
-                Ok(respond_value(200, &obj, fmt))
-            }
-            ("finalize", "update") => {
-                let body = decode(req.body(), ct.as_deref())?;
-                let obj = self
-                    .api
-                    .update_by(res, ns, name, Some("finalize"), dry_run, track, |_| {
-                        Ok(body.clone())
-                    })
-                    .await?;
-                Ok(respond_value(200, &obj, fmt))
+                Ok(with_warnings(respond_value(200, &obj, fmt), &warnings))
             }
             ("status", "patch") => {
-                let (code, obj) = self
-                    .patch(req, res, ns, name, Some("status"), dry_run, query)
+                let fv = crate::fieldvalidation::directive(query, "PatchOptions")?;
+                let (code, obj, warnings) = self
+                    .patch(
+                        req,
+                        res,
+                        ns,
+                        name,
+                        Some("status"),
+                        dry_run,
+                        query,
+                        &|_, _| Ok(()),
+                        fv,
+                    )
                     .await?;
-                Ok(respond_value(code, &obj, fmt))
+                Ok(with_warnings(respond_value(code, &obj, fmt), &warnings))
+            }
+            ("token", "create") => {
+                let body = decode(req.body(), ct.as_deref())?;
+                let ns = ns.ok_or_else(|| ApiError::bad_request("namespace is required"))?;
+                let out = self
+                    .service_accounts
+                    .token_request(&self.api, ns, name, body)
+                    .await?;
+                Ok(respond_value(201, &out, fmt))
             }
             ("scale", "get") => {
                 let obj = self.api.get(res, ns, name).await?;
                 Ok(respond_value(200, &crate::scale::to_scale(res, &obj), fmt))
             }
             ("scale", "update" | "patch") => {
-                let scale = if rr.verb == "update" {
-                    decode(req.body(), ct.as_deref())?
+                let scale_av = if s.group.is_empty() {
+                    s.version.to_string()
                 } else {
+                    format!("{}/{}", s.group, s.version)
+                };
+                let (scale, warnings) = if rr.verb == "update" {
+                    let fv = crate::fieldvalidation::directive(query, "UpdateOptions")?;
+                    let (mut body, parsed) = decode_body(req.body(), ct.as_deref(), fv)?;
+                    let w = crate::fieldvalidation::validate_body(
+                        fv, &scale_av, s.kind, &mut body, parsed,
+                    )?;
+                    (body, w)
+                } else {
+                    let fv = crate::fieldvalidation::directive(query, "PatchOptions")?;
                     let current = crate::scale::to_scale(res, &self.api.get(res, ns, name).await?);
                     let patch = req.body().clone();
-                    crate::scale::patch_scale(current, &patch, ct.as_deref())?
+                    let mut patched = crate::scale::patch_scale(current, &patch, ct.as_deref())?;
+                    let errs = patch_errors(&patch, media_type(ct.as_deref()).as_str(), fv);
+                    let before = (fv == Directive::Strict).then(|| patched.clone());
+                    let w = crate::fieldvalidation::validate_patched(
+                        fv,
+                        &scale_av,
+                        s.kind,
+                        &mut patched,
+                        errs,
+                        || serde_json::to_string(&before).unwrap_or_default(),
+                    )?;
+                    (patched, w)
                 };
                 let obj =
                     crate::scale::apply_scale(&self.api, res, ns, name, &scale, dry_run, track)
                         .await?;
-                Ok(respond_value(200, &crate::scale::to_scale(res, &obj), fmt))
+                Ok(with_warnings(
+                    respond_value(200, &crate::scale::to_scale(res, &obj), fmt),
+                    &warnings,
+                ))
             }
             _ => Err(ApiError::method_not_allowed(
                 "unsupported verb for this subresource",
@@ -872,8 +1057,9 @@ impl Handler {
         }
     }
 
-    /// A PATCH: merge and JSON patches become Updates of the patching manager; an apply patch
-    /// (`application/apply-patch+yaml`) applies, creating the object if needed (201).
+    /// A PATCH: merge, JSON and strategic merge patches become Updates of the patching manager;
+    /// an apply patch (`application/apply-patch+yaml`) applies, creating the object if needed
+    /// (201). Returns the status code, the stored object and the field-validation warnings.
     #[allow(clippy::too_many_arguments)]
     async fn patch(
         &self,
@@ -884,7 +1070,9 @@ impl Handler {
         sub: Option<&str>,
         dry_run: bool,
         query: &std::collections::HashMap<String, String>,
-    ) -> ApiResult<(u16, Value)> {
+        guard: &(dyn Fn(&Value, Option<&Value>) -> ApiResult<()> + Sync),
+        fv: Directive,
+    ) -> ApiResult<(u16, Value, Vec<String>)> {
         let ct = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -899,16 +1087,21 @@ impl Handler {
             "application/merge-patch+json" => PatchKind::Merge,
             "application/json-patch+json" => PatchKind::Json,
             "application/strategic-merge-patch+json" => {
-                return Err(ApiError::unsupported_media_type(
-                    "strategic merge patch is not supported yet; use application/merge-patch+json or application/json-patch+json",
-                ))
+                // Built-in kinds only: custom resources have no patch metadata (as upstream).
+                match k3rs_apis::patchmeta::message_for_kind(&res.api_version(), res.kind) {
+                    Some(message) => PatchKind::Strategic(message),
+                    None => return Err(ApiError::unsupported_media_type(format!(
+                        "the body of the request was in an unknown format ({ct}) - accepted media types include: application/json-patch+json, application/merge-patch+json"
+                    ))),
+                }
             }
             "application/apply-patch+yaml" => {
                 let (mgr, force) = crate::fieldmanager::apply_params(query)?;
                 let config = crate::fieldmanager::decode_apply(req.body())?;
                 return self
-                    .apply_patch(res, ns, name, sub, dry_run, &config, &mgr, force)
-                    .await;
+                    .apply_patch(res, ns, name, sub, dry_run, &config, &mgr, force, guard)
+                    .await
+                    .map(|(code, obj)| (code, obj, Vec::new()));
             }
             "application/apply-patch+cbor" => {
                 return Err(ApiError::unsupported_media_type(
@@ -934,12 +1127,19 @@ impl Handler {
         let bytes = req.body().clone();
         let patch: Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-        self.api
+        let patch_errs = patch_errors(&bytes, &ct, fv);
+        let api_version = res.api_version();
+        let warnings = std::sync::Mutex::new(Vec::new());
+        let obj = self
+            .api
             .update_by(res, ns, name, sub, dry_run, track, |current| {
                 let mut obj = current.clone();
-                match kind {
+                match &kind {
                     PatchKind::Merge => crate::patch::merge_patch(&mut obj, &patch),
                     PatchKind::Json => crate::patch::json_patch(&mut obj, &patch)?,
+                    PatchKind::Strategic(message) => {
+                        obj = crate::patch::strategic_merge_patch(current, &patch, message)?
+                    }
                 }
                 // The patch names a resourceVersion only if it changed it.
                 if crate::object::meta_str(&obj, "resourceVersion")
@@ -947,10 +1147,29 @@ impl Handler {
                 {
                     crate::object::meta_mut(&mut obj).remove("resourceVersion");
                 }
+                // Unknown fields of the result: reported (Strict/Warn) and never stored. A
+                // strategic merge patch is shown in Go's %+v form, as upstream shows it.
+                let before = (fv == Directive::Strict).then(|| obj.clone());
+                let w = crate::fieldvalidation::validate_patched(
+                    fv,
+                    &api_version,
+                    res.kind,
+                    &mut obj,
+                    patch_errs.clone(),
+                    || match &kind {
+                        PatchKind::Strategic(_) => crate::fieldvalidation::go_format(&patch),
+                        _ => serde_json::to_string(&before).unwrap_or_default(),
+                    },
+                )?;
+                if let Ok(mut slot) = warnings.lock() {
+                    *slot = w;
+                }
+                guard(&obj, Some(current))?;
                 Ok(obj)
             })
-            .await
-            .map(|o| (200, o))
+            .await?;
+        let warnings = warnings.into_inner().unwrap_or_default();
+        Ok((200, obj, warnings))
     }
 
     /// Server-side apply: merges the configuration into the stored object for `manager`, or
@@ -966,6 +1185,7 @@ impl Handler {
         config: &Value,
         manager: &str,
         force: bool,
+        guard: &(dyn Fn(&Value, Option<&Value>) -> ApiResult<()> + Sync),
     ) -> ApiResult<(u16, Value)> {
         match crate::object::meta_str(config, "name") {
             Some(n) if !n.is_empty() && n != name => {
@@ -994,6 +1214,7 @@ impl Handler {
                     {
                         crate::object::meta_mut(&mut obj).remove("resourceVersion");
                     }
+                    guard(&obj, Some(current))?;
                     Ok(obj)
                 })
                 .await;
@@ -1010,6 +1231,7 @@ impl Handler {
             let mut obj = crate::fieldmanager::apply(res, None, None, config, manager, force)?;
             crate::object::meta_mut(&mut obj).insert("name".into(), json!(name));
             crate::object::meta_mut(&mut obj).remove("resourceVersion");
+            guard(&obj, None)?;
             match self
                 .api
                 .create_by(res, ns, obj, dry_run, Track::Applied)
@@ -1155,19 +1377,8 @@ where
 enum PatchKind {
     Merge,
     Json,
-}
-
-enum Authz {
-    Resource {
-        verb: String,
-        group: String,
-        resource: String,
-        namespace: Option<String>,
-    },
-    Path {
-        verb: String,
-        path: String,
-    },
+    /// Strategic merge patch of an object of this protobuf message.
+    Strategic(String),
 }
 
 /// Reads a request body (at most [`MAX_BODY`]). An oversized body is still drained (up to 8× the

@@ -7,19 +7,24 @@
 //! `k3rs-storage`'s `Backend` trait. Its caller is `k3rs server` (`cmd/k3rs`); controllers and the
 //! kubelet talk to it over HTTPS like any client, never through this crate.
 
+pub mod authz;
 pub mod bootstrap;
 pub mod convert;
 pub mod crd_controller;
 pub mod discovery;
+pub mod encryption;
 pub mod fieldmanager;
+pub mod fieldvalidation;
 pub mod handler;
 pub mod metrics;
 pub mod object;
 pub mod openapi;
 pub mod patch;
 pub mod request;
+pub mod review;
 pub mod scale;
 pub mod server;
+pub mod serviceaccount;
 pub mod status;
 pub mod store;
 pub mod strategy;
@@ -48,6 +53,15 @@ pub struct Config {
     pub service_cidr: String,
     /// The cluster join token (`--token`); generated and stored when absent.
     pub token: Option<String>,
+    /// Which requests without credentials are served as `system:anonymous`.
+    pub anonymous: handler::Anonymous,
+    /// `iss` of service-account tokens (`--service-account-issuer`).
+    pub service_account_issuer: String,
+    /// Audiences the server accepts tokens for (`--api-audiences`; empty: the issuer).
+    pub api_audiences: Vec<String>,
+    /// Encrypt Secrets at rest (`--secrets-encryption`). Once the configuration file
+    /// `<data-dir>/server/cred/encryption-config.json` exists it is used on every start.
+    pub secrets_encryption: bool,
 }
 
 /// Why the server could not start.
@@ -66,6 +80,8 @@ pub enum StartError {
     ServiceCidr(String),
     #[error("creating the cluster's initial objects: {0}")]
     Bootstrap(String),
+    #[error("{0}")]
+    Encryption(String),
 }
 
 /// A running server, for callers that start clients of it (controllers).
@@ -73,6 +89,20 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The cluster PKI (to issue client certificates for in-process clients).
     pub pki: k3rs_auth::pki::Pki,
+    /// The service-account token signer, for in-process controllers that must sign tokens
+    /// (the legacy token controller); it is never exposed over the API.
+    pub token_issuer: serviceaccount::IssuerCell,
+}
+
+/// Where the encryption configuration lives (as k3s: `<data-dir>/server/cred/encryption-config.json`).
+pub fn encryption_config_path(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("server/cred/encryption-config.json")
+}
+
+/// The lock a server holds on its encryption configuration while it runs, so that
+/// `k3rs secrets-encrypt rotate-keys` refuses to run alongside it.
+pub fn encryption_lock_path(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("server/cred/encryption.lock")
 }
 
 /// Starts the server and serves until `shutdown` resolves; `on_ready` is called once it serves.
@@ -104,7 +134,34 @@ pub async fn run(
         cfg.token.as_deref(),
         &pki.server_ca.cert_pem,
     )?;
-    let store = k3rs_storage::open(&cfg.datastore_endpoint).await?;
+    let token_issuer = serviceaccount::IssuerCell::load_or_generate(
+        server_dir.join("tls/service.key"),
+        &cfg.service_account_issuer,
+        cfg.api_audiences.clone(),
+    )?;
+    let raw_store = k3rs_storage::open(&cfg.datastore_endpoint).await?;
+    let enc_path = encryption_config_path(&cfg.data_dir);
+    let (store, _encryption_lock): (k3rs_storage::Store, Option<std::fs::File>) = if cfg
+        .secrets_encryption
+        || enc_path.exists()
+    {
+        if !cfg.secrets_encryption {
+            tracing::warn!(config = %enc_path.display(), "secrets encryption was enabled for this data dir; keeping it on");
+        }
+        let lock = k3rs_auth::encryption::lock_exclusive(&encryption_lock_path(&cfg.data_dir))?;
+        let ecfg = k3rs_auth::encryption::EncryptionConfig::load_or_create(&enc_path)?;
+        let rules = encryption::Rules::from_config(&ecfg).map_err(StartError::Encryption)?;
+        tracing::info!(resources = ?ecfg.resource_names(), "encryption at rest enabled");
+        (
+            Arc::new(encryption::Encrypted {
+                inner: raw_store,
+                rules: Arc::new(rules),
+            }),
+            Some(lock),
+        )
+    } else {
+        (raw_store, None)
+    };
     let token_path = server_dir.join("cred").join("tokens.csv");
     let tokens = if token_path.exists() {
         TokenFile::load(&token_path)?
@@ -134,6 +191,13 @@ pub async fn run(
     )
     .await
     .map_err(|e| StartError::Bootstrap(e.message))?;
+    bootstrap::rbac_policy(&api)
+        .await
+        .map_err(|e| StartError::Bootstrap(e.message))?;
+    let authz = Arc::new(authz::Authorizer::default());
+    authz.start(&api).await.map_err(|e| {
+        StartError::Bootstrap(format!("loading the authorizer's state: {}", e.message))
+    })?;
     // Established CRDs are served from the first request on.
     if let Err(e) = crd_controller::initial_sync(&api).await {
         tracing::warn!(error = %e.message, "registering CustomResourceDefinitions");
@@ -152,12 +216,28 @@ pub async fn run(
         );
         pki::write_file(path, kc.as_bytes(), cfg.write_kubeconfig_mode)?;
     }
+    let service_accounts = Arc::new(serviceaccount::ServiceAccounts {
+        issuer: token_issuer.clone(),
+        jwks_uri: format!(
+            "https://{}{}",
+            match advertise {
+                IpAddr::V6(v6) => format!("[{v6}]:{}", addr.port()),
+                IpAddr::V4(v4) => format!("{v4}:{}", addr.port()),
+            },
+            k3rs_auth::serviceaccount::JWKS_PATH
+        ),
+        max_expiration_seconds: 0,
+        extend_expiration: true,
+    });
     let handler = Arc::new(handler::Handler {
         api,
         tokens,
+        service_accounts,
         metrics,
         ready: AtomicBool::new(false),
         inflight: Default::default(),
+        authz,
+        anonymous: cfg.anonymous,
         server_address: format!("{advertise}:{}", addr.port()),
     });
     handler.ready.store(true, Ordering::SeqCst);
@@ -170,6 +250,7 @@ pub async fn run(
     on_ready(&Running {
         addr,
         pki: pki.clone(),
+        token_issuer,
     });
     server::serve(listener, tls, handler, shutdown).await;
     if let Err(e) = store.close().await {

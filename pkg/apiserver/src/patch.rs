@@ -1,5 +1,6 @@
-//! JSON merge patch (RFC 7386) and JSON patch (RFC 6902). Strategic merge patch and server-side
-//! apply are answered with 415 until they exist.
+//! JSON merge patch (RFC 7386), JSON patch (RFC 6902) and strategic merge patch (the engine is
+//! `k3rs_apis::smp`; [`strategic_merge_patch`] maps its errors to API errors). Server-side apply
+//! is answered with 415 until it exists.
 
 use serde_json::Value;
 
@@ -202,6 +203,23 @@ pub fn json_patch(doc: &mut Value, patch: &Value) -> ApiResult<()> {
     }
     *doc = work;
     Ok(())
+}
+
+/// Applies a strategic merge patch to `current`, an object of the built-in type `message`.
+/// Errors are answered as upstream's API server answers them.
+pub fn strategic_merge_patch(current: &Value, patch: &Value, message: &str) -> ApiResult<Value> {
+    use k3rs_apis::smp::{self, SmpErrorKind};
+    smp::apply(current, patch, message).map_err(|e| match e.kind {
+        SmpErrorKind::BadRequest => ApiError::bad_request(e.message),
+        SmpErrorKind::Invalid => ApiError::new(
+            422,
+            "Invalid",
+            "the server rejected our request due to an error in our request",
+        )
+        .with_details(serde_json::json!({"causes": [{"message": e.message}]})),
+        // Upstream passes these through as plain errors: 500 with no reason.
+        SmpErrorKind::Internal => ApiError::new(500, "", e.message),
+    })
 }
 
 impl ApiError {

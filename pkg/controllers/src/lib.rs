@@ -4,19 +4,34 @@
 //! callers of its internals: that keeps the server honest and lets each controller run in its own
 //! process. `k3rs server` starts them once its API serves. Today: the per-namespace defaults
 //! (the `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap, upstream's serviceaccount and
-//! root-ca-cert-publisher controllers) the namespace controller (deleting a namespace's content) and the garbage collector.
+//! root-ca-cert-publisher controllers), the namespace controller (deleting a namespace's content), the
+//! garbage collector, the clusterrole-aggregation controller and the legacy service-account token
+//! controller.
 
+pub mod clusterrole_aggregation;
 pub mod gc;
 pub mod namespace;
 pub mod namespace_defaults;
+pub mod sa_token;
+
+use std::sync::Arc;
 
 use kube::Client;
 
-/// Runs every controller until the returned future is dropped.
-pub async fn run(client: Client, root_ca_pem: String) {
+/// Runs every controller until the returned future is dropped. `token_issuer` resolves to the
+/// API server's service-account signer, handed over in-process (never through the API) for the
+/// legacy token controller; it may still be generating its key at first start.
+pub async fn run(
+    client: Client,
+    root_ca_pem: String,
+    token_issuer: impl std::future::Future<Output = Result<Arc<k3rs_auth::serviceaccount::TokenIssuer>, String>>
+        + Send,
+) {
     tokio::join!(
-        namespace_defaults::run(client.clone(), root_ca_pem),
+        namespace_defaults::run(client.clone(), root_ca_pem.clone()),
+        sa_token::run(client.clone(), token_issuer, root_ca_pem),
         namespace::run(client.clone()),
+        clusterrole_aggregation::run(client.clone()),
         gc::run(client),
     );
 }

@@ -142,6 +142,12 @@ impl WatchStream {
         Self { rx }
     }
 
+    /// A stream fed by a channel, for wrappers that transform another backend's watch (for
+    /// example to decrypt values). Send an `Err` as the last item to end it with an error.
+    pub fn from_channel(rx: mpsc::Receiver<Result<WatchMessage, Error>>) -> Self {
+        Self { rx }
+    }
+
     /// The next message; `None` once the watch has ended. An `Err` is always the last item.
     pub async fn next(&mut self) -> Option<Result<WatchMessage, Error>> {
         self.rx.recv().await

@@ -277,5 +277,3 @@ func e2e(kubeconfig, ns string) {
 	check(types[3] == watch.Modified || types[3] == watch.Deleted, "watch event types: %v", types)
 	fmt.Printf("ok: create/get/update/updateStatus/list/watch(%v)/delete over protobuf\n", types)
 }
-
-var _ runtime.Object = (*corev1.Pod)(nil)

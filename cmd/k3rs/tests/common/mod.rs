@@ -15,16 +15,24 @@ pub struct K3rs {
     pub dir: tempfile::TempDir,
     pub port: u16,
     endpoint: Option<String>,
+    /// Extra `k3rs server` flags, used by every (re)spawn.
+    pub extra_args: Vec<String>,
 }
 
 impl K3rs {
     pub fn start(endpoint: Option<&str>) -> K3rs {
+        Self::start_with(endpoint, &[])
+    }
+
+    /// Starts a server with extra `k3rs server` flags.
+    pub fn start_with(endpoint: Option<&str>, extra_args: &[&str]) -> K3rs {
         let dir = tempfile::tempdir().unwrap();
         let mut k = K3rs {
             child: None,
             dir,
             port: free_port(),
             endpoint: endpoint.map(str::to_string),
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
         };
         k.spawn();
         k
@@ -52,6 +60,7 @@ impl K3rs {
         if let Some(e) = &self.endpoint {
             cmd.args(["--datastore-endpoint", e]);
         }
+        cmd.args(&self.extra_args);
         self.child = Some(cmd.spawn().expect("start k3rs server"));
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -175,6 +184,47 @@ impl K3rs {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         )
+    }
+
+    /// kubectl with another kubeconfig.
+    pub fn kubectl_with(&self, kubeconfig: &std::path::Path, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(args)
+            .env("KUBECACHEDIR", self.dir.path().join("kubecache"))
+            .output()
+            .expect("kubectl")
+    }
+
+    /// A kubeconfig for a user with a client certificate issued by the cluster's client CA.
+    pub fn cert_kubeconfig(&self, user: &str, groups: &[&str]) -> PathBuf {
+        let read = |f: &str| std::fs::read_to_string(self.tls(f)).unwrap();
+        let ca = k3rs_auth::pki::CertKey {
+            cert_pem: read("client-ca.crt"),
+            key_pem: read("client-ca.key"),
+        };
+        let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+        let cert = k3rs_auth::pki::issue_client_cert(&ca, user, &groups, 1).unwrap();
+        let kc = k3rs_auth::pki::kubeconfig(&self.url(""), &read("server-ca.crt"), &cert);
+        let path = self
+            .dir
+            .path()
+            .join(format!("{}.kubeconfig", user.replace(':', "_")));
+        std::fs::write(&path, kc).unwrap();
+        path
+    }
+
+    /// A kubeconfig with a bearer token and no client certificate.
+    pub fn token_kubeconfig(&self, name: &str, token: &str) -> PathBuf {
+        let path = self.dir.path().join(format!("{name}.kubeconfig"));
+        let kc = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: k3rs\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n- name: {name}\n  user:\n    token: {token}\ncontexts:\n- name: {name}\n  context: {{cluster: k3rs, user: {name}}}\ncurrent-context: {name}\n",
+            self.url(""),
+            self.tls("server-ca.crt")
+        );
+        std::fs::write(&path, kc).unwrap();
+        path
     }
 
     pub fn err(&self, args: &[&str]) -> String {

@@ -389,6 +389,20 @@ pub fn lookup(res: &Resource) -> Option<Arc<CustomResource>> {
         .cloned()
 }
 
+/// Prunes the fields of a custom resource object (`apiVersion`, `kind` of a served version) that
+/// its schema does not specify, returning their paths; `None` when the kind is not a custom
+/// resource or has no schema.
+pub fn prune_unknown(api_version: &str, kind: &str, obj: &mut Value) -> Option<Vec<String>> {
+    let (group, version) = api_version.rsplit_once('/')?;
+    let cr = read()
+        .served
+        .iter()
+        .find(|c| c.res.group == group && c.res.version == version && c.res.kind == kind)
+        .cloned()?;
+    let schema = cr.schema.as_ref()?;
+    Some(schema::prune_reporting(schema, obj))
+}
+
 /// The served custom resource records, grouped by group (groups by name), versions by upstream's
 /// version priority.
 pub fn resources() -> Vec<&'static Resource> {

@@ -52,10 +52,18 @@ fn preserves(s: &Value) -> bool {
 /// Drops the fields the schema does not specify (unless `x-kubernetes-preserve-unknown-fields`).
 /// At the root (and in embedded resources) `apiVersion`, `kind` and `metadata` are kept.
 pub fn prune(schema: &Value, obj: &mut Value) {
-    prune_at(schema, obj, true);
+    prune_at(schema, obj, true, "", &mut None);
 }
 
-fn prune_at(s: &Value, v: &mut Value, resource: bool) {
+/// [`prune`], returning the paths of what was dropped (`spec.foo`, `spec.list[0].bar`), for
+/// strict field validation.
+pub fn prune_reporting(schema: &Value, obj: &mut Value) -> Vec<String> {
+    let mut out = Some(Vec::new());
+    prune_at(schema, obj, true, "", &mut out);
+    out.unwrap_or_default()
+}
+
+fn prune_at(s: &Value, v: &mut Value, resource: bool, path: &str, out: &mut Option<Vec<String>>) {
     match v {
         Value::Object(m) => {
             let embedded = resource || flag(s, "x-kubernetes-embedded-resource");
@@ -70,28 +78,31 @@ fn prune_at(s: &Value, v: &mut Value, resource: bool) {
                         (properties.and_then(|p| p.get(&k)), m.get_mut(&k))
                     {
                         if k != "metadata" {
-                            prune_at(ps, val, false);
+                            prune_at(ps, val, false, &child(path, &k), out);
                         }
                     }
                     continue;
                 }
                 if let Some(ps) = properties.and_then(|p| p.get(&k)) {
                     if let Some(val) = m.get_mut(&k) {
-                        prune_at(ps, val, false);
+                        prune_at(ps, val, false, &child(path, &k), out);
                     }
                 } else if let Some(a @ Value::Object(_)) = additional {
                     if let Some(val) = m.get_mut(&k) {
-                        prune_at(a, val, false);
+                        prune_at(a, val, false, &child(path, &k), out);
                     }
                 } else if !keep_unknown {
                     m.remove(&k);
+                    if let Some(o) = out.as_mut() {
+                        o.push(child(path, &k));
+                    }
                 }
             }
         }
         Value::Array(items) => {
             if let Some(is) = s.get("items") {
-                for it in items {
-                    prune_at(is, it, false);
+                for (i, it) in items.iter_mut().enumerate() {
+                    prune_at(is, it, false, &index(path, i), out);
                 }
             }
         }

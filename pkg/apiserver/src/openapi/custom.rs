@@ -178,7 +178,7 @@ pub fn refresh() {
                 namespaced: s.namespaced,
                 verbs: res.verbs.iter().map(|v| v.to_string()).collect(),
                 definition: def,
-                list_definition: list_def,
+                list_definition: Some(list_def),
                 subresources,
             });
     }

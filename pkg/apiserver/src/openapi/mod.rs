@@ -145,7 +145,7 @@ pub fn builtin_resources(defs: &Definitions) -> Vec<ResourceInfo> {
             namespaced: r.namespaced,
             verbs: r.verbs.iter().map(|v| v.to_string()).collect(),
             definition: k.definition.clone(),
-            list_definition: k.list_definition.clone().unwrap_or_default(),
+            list_definition: k.list_definition.clone(),
             subresources,
         });
     }
@@ -477,7 +477,7 @@ fn pick(accept: Option<&str>, offered: &[&'static str]) -> Option<&'static str> 
 /// The documents this process serves (built-in kinds; see [`OpenApi::set_group_version`]).
 pub fn service() -> &'static OpenApi {
     static SERVICE: OnceLock<OpenApi> = OnceLock::new();
-    SERVICE.get_or_init(|| OpenApi::new(schemas::temporary_lookup))
+    SERVICE.get_or_init(|| OpenApi::new(schemas::patchmeta_lookup))
 }
 
 #[cfg(test)]

@@ -32,7 +32,9 @@ pub struct ResourceInfo {
     pub namespaced: bool,
     pub verbs: Vec<String>,
     pub definition: String,
-    pub list_definition: String,
+    /// The list kind's definition; `None` for kinds that are only created (the review kinds),
+    /// which get no list, watch or deletecollection paths.
+    pub list_definition: Option<String>,
     pub subresources: Vec<SubresourceInfo>,
 }
 
@@ -226,7 +228,55 @@ impl Op {
     }
 }
 
-fn path_item(params: Vec<Value>, ops: Vec<(&'static str, Value)>) -> Value {
+/// Name and location of a parameter: what makes two parameters the same one.
+fn param_key(p: &Value) -> (String, String) {
+    let s = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+    (s("name"), s("in"))
+}
+
+fn sort_params(params: &mut [Value]) {
+    params.sort_by_key(param_key);
+}
+
+/// A path item of `ops` with the path-level `params`. As upstream's OpenAPI builder does, a
+/// non-body parameter every operation of the path takes is published once, on the path, and
+/// parameters are sorted by name (then location).
+fn path_item(mut params: Vec<Value>, mut ops: Vec<(&'static str, Value)>) -> Value {
+    let op_params =
+        |op: &Value| -> Vec<Value> { op["parameters"].as_array().cloned().unwrap_or_default() };
+    let shared: Vec<Value> = match ops.first() {
+        Some((_, first)) => op_params(first)
+            .into_iter()
+            .filter(|p| p["in"] != "body")
+            .filter(|p| {
+                ops.iter()
+                    .all(|(_, op)| op_params(op).iter().any(|q| q == p))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    for (_, op) in ops.iter_mut() {
+        let Some(o) = op.as_object_mut() else {
+            continue;
+        };
+        let mut own: Vec<Value> = o
+            .remove("parameters")
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| !shared.contains(p))
+            .collect();
+        sort_params(&mut own);
+        if !own.is_empty() {
+            o.insert("parameters".into(), Value::Array(own));
+        }
+    }
+    for p in shared {
+        if !params.iter().any(|q| param_key(q) == param_key(&p)) {
+            params.push(p);
+        }
+    }
+    sort_params(&mut params);
     let mut item = Map::new();
     for (m, op) in ops {
         item.insert(m.to_string(), op);
@@ -259,11 +309,13 @@ pub fn resource_paths(r: &ResourceInfo, out: &mut BTreeMap<String, Value>) {
         base
     };
     let def = r.definition.as_str();
-    let list_def = r.list_definition.as_str();
+    // Kinds without a list (the review kinds) are only ever created.
+    let listable = |verb: &str| r.has(verb) && r.list_definition.is_some();
+    let list_def = r.list_definition.as_deref().unwrap_or_default();
 
     // Collection.
     let mut ops = Vec::new();
-    if r.has("list") {
+    if listable("list") {
         let mut params = list_params(true);
         params.push(watch_param());
         ops.push(Op {
@@ -293,7 +345,7 @@ pub fn resource_paths(r: &ResourceInfo, out: &mut BTreeMap<String, Value>) {
             responses: vec![ok(def), created(def), accepted(def)],
         });
     }
-    if r.has("deletecollection") {
+    if listable("deletecollection") {
         ops.push(Op {
             method: "delete",
             action: "deletecollection",
@@ -370,15 +422,14 @@ pub fn resource_paths(r: &ResourceInfo, out: &mut BTreeMap<String, Value>) {
             responses: vec![ok(STATUS), accepted(STATUS)],
         });
     }
-    let object_params = with(
-        with(vec![name_param()], scope_params.clone()),
-        vec![pretty()],
-    );
     if !ops.is_empty() {
         out.insert(
             format!("{prefix}{scope_prefix}/{}/{{name}}", r.plural),
             path_item(
-                object_params.clone(),
+                with(
+                    with(vec![name_param()], scope_params.clone()),
+                    vec![pretty()],
+                ),
                 ops.into_iter()
                     .map(|o| o.render(&tag, Some(gvk.clone())))
                     .collect(),
@@ -442,10 +493,18 @@ pub fn resource_paths(r: &ResourceInfo, out: &mut BTreeMap<String, Value>) {
             });
         }
         if !ops.is_empty() {
+            // Upstream names the subresource's kind here: "name of the Scale".
+            let params = with(
+                with(
+                    vec![path_param("name", &format!("name of the {}", s.kind))],
+                    scope_params.clone(),
+                ),
+                vec![pretty()],
+            );
             out.insert(
                 format!("{prefix}{scope_prefix}/{}/{{name}}/{}", r.plural, s.name),
                 path_item(
-                    object_params.clone(),
+                    params,
                     ops.into_iter()
                         .map(|o| o.render(&tag, Some(sgvk.clone())))
                         .collect(),
@@ -455,7 +514,7 @@ pub fn resource_paths(r: &ResourceInfo, out: &mut BTreeMap<String, Value>) {
     }
 
     // Lists across namespaces.
-    if r.namespaced && r.has("list") {
+    if r.namespaced && listable("list") {
         let mut params = list_params(true);
         params.push(pretty());
         params.push(watch_param());
@@ -480,7 +539,7 @@ pub fn resource_paths(r: &ResourceInfo, out: &mut BTreeMap<String, Value>) {
     }
 
     // Deprecated watch paths.
-    if r.has("watch") {
+    if listable("watch") {
         let watch_op = |id: String, action: &'static str, description: String| Op {
             method: "get",
             action,

@@ -1,7 +1,7 @@
 //! OpenAPI definitions (schemas) of the built-in kinds, generated from k8s-openapi's `JsonSchema`
 //! impls (which carry upstream's field descriptions) and completed with what k8s-openapi leaves
 //! out: `x-kubernetes-group-version-kind`, the list kinds, the patch and list metadata extensions
-//! (from a lookup function), and upstream's encoding of `IntOrString` and `Quantity`.
+//! (from a lookup function), `x-kubernetes-unions`, and upstream's encoding of `IntOrString` and `Quantity`.
 //!
 //! Definitions are kept in OpenAPI v2 form (`$ref: #/definitions/<name>` with sibling
 //! `description`); [`super::v3`] converts them for OpenAPI v3.
@@ -26,12 +26,11 @@ pub struct ExtensionSet {
     pub list_type: &'static str,
     /// `x-kubernetes-list-map-keys`.
     pub list_map_keys: &'static [&'static str],
-    /// `x-kubernetes-map-type` (`atomic`, `granular`) of a map-typed field.
+    /// `x-kubernetes-map-type` (`atomic`, `granular`): of a map-typed field, of a struct-typed
+    /// field with its own `+structType` marker, or (looked up with an empty field name) of the
+    /// definition itself. A type's own `+structType` is published on its definition only, not
+    /// on the properties that refer to it, as upstream does.
     pub map_type: &'static str,
-    /// `structType` of a struct-typed field's type (`atomic`, `granular`): upstream publishes it
-    /// as `x-kubernetes-map-type` on the referenced definition, and so does
-    /// [`apply_extensions`].
-    pub struct_type: &'static str,
 }
 
 impl ExtensionSet {
@@ -64,7 +63,8 @@ pub type FieldLookup = fn(&str, &str) -> Option<ExtensionSet>;
 pub fn proto_name(definition: &str) -> Option<String> {
     let mut parts = definition.splitn(3, '.');
     let (a, b, rest) = (parts.next()?, parts.next()?, parts.next()?);
-    Some(format!("{b}.{a}.{rest}"))
+    // Go package paths with a dash are protobuf packages with an underscore.
+    Some(format!("{b}.{a}.{}", rest.replace('-', "_")))
 }
 
 /// A kind with a definition: what `x-kubernetes-group-version-kind` says about it.
@@ -219,6 +219,13 @@ fn builtin_kinds(gen: &mut SchemaGenerator) -> Vec<KindDef> {
         api::policy::v1::Eviction,
         api::authentication::v1::TokenRequest,
         api::core::v1::Binding,
+        // The review kinds: created, answered, never stored (no lists).
+        api::authentication::v1::SelfSubjectReview,
+        api::authentication::v1::TokenReview,
+        api::authorization::v1::LocalSubjectAccessReview,
+        api::authorization::v1::SelfSubjectAccessReview,
+        api::authorization::v1::SelfSubjectRulesReview,
+        api::authorization::v1::SubjectAccessReview,
     ));
     kinds
 }
@@ -271,17 +278,8 @@ pub fn add_gvk(schema: &mut Value, group: &str, version: &str, kind: &str) {
     }
 }
 
-/// The definition a property refers to, directly or as its items' type.
-fn referenced(prop: &Value) -> Option<&str> {
-    let r = prop
-        .get("$ref")
-        .or_else(|| prop.get("items").and_then(|i| i.get("$ref")))?;
-    r.as_str()?.strip_prefix("#/definitions/")
-}
-
 /// Applies `lookup` to every property of every definition (and to the definitions themselves).
 pub fn apply_extensions(schemas: &mut BTreeMap<String, Value>, lookup: FieldLookup) {
-    let mut struct_types = Vec::new();
     for (name, schema) in schemas.iter_mut() {
         let Some(obj) = schema.as_object_mut() else {
             continue;
@@ -293,23 +291,67 @@ pub fn apply_extensions(schemas: &mut BTreeMap<String, Value>, lookup: FieldLook
             continue;
         };
         for (field, prop) in props.iter_mut() {
-            let Some(ext) = lookup(name, field) else {
-                continue;
-            };
-            if !ext.struct_type.is_empty() {
-                if let Some(target) = referenced(prop) {
-                    struct_types.push((target.to_string(), ext.struct_type));
-                }
-            }
-            if let Some(p) = prop.as_object_mut() {
+            if let (Some(ext), Some(p)) = (lookup(name, field), prop.as_object_mut()) {
                 ext.apply(p);
             }
         }
     }
-    for (target, struct_type) in struct_types {
-        if let Some(obj) = schemas.get_mut(&target).and_then(Value::as_object_mut) {
-            obj.insert("x-kubernetes-map-type".into(), json!(struct_type));
-        }
+}
+
+/// A definition, its discriminator field, and each member field with its discriminator value.
+type Union = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// The discriminated unions of the built-in types (upstream's `+union` and
+/// `+unionDiscriminator` markers), published as `x-kubernetes-unions`.
+const UNIONS: &[Union] = &[
+    (
+        "io.k8s.api.core.v1.AppArmorProfile",
+        "type",
+        &[("localhostProfile", "LocalhostProfile")],
+    ),
+    (
+        "io.k8s.api.core.v1.SeccompProfile",
+        "type",
+        &[("localhostProfile", "LocalhostProfile")],
+    ),
+    (
+        "io.k8s.api.flowcontrol.v1.LimitResponse",
+        "type",
+        &[("queuing", "Queuing")],
+    ),
+    (
+        "io.k8s.api.flowcontrol.v1.PriorityLevelConfigurationSpec",
+        "type",
+        &[("exempt", "Exempt"), ("limited", "Limited")],
+    ),
+    (
+        "io.k8s.api.flowcontrol.v1.Subject",
+        "kind",
+        &[
+            ("group", "Group"),
+            ("serviceAccount", "ServiceAccount"),
+            ("user", "User"),
+        ],
+    ),
+];
+
+fn apply_unions(schemas: &mut BTreeMap<String, Value>) {
+    for (definition, discriminator, members) in UNIONS {
+        let Some(obj) = schemas.get_mut(*definition).and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let by: Map<String, Value> = members
+            .iter()
+            .map(|(field, value)| (field.to_string(), json!(value)))
+            .collect();
+        obj.insert(
+            "x-kubernetes-unions".into(),
+            json!([{"discriminator": discriminator, "fields-to-discriminateBy": by}]),
+        );
     }
 }
 
@@ -379,55 +421,39 @@ pub fn builtin(lookup: FieldLookup, group_versions: &[(&str, &str)]) -> Definiti
         }
     }
     apply_extensions(&mut schemas, lookup);
+    apply_unions(&mut schemas);
     Definitions { schemas, kinds }
 }
 
-/// TEMPORARY: the patch/list metadata of the handful of fields the tests rely on, until the
-/// table in `k3rs_apis::patchmeta` (written on another branch) is wired in through
-/// [`FieldLookup`]. Values as upstream's Go struct tags.
-pub fn temporary_lookup(definition: &str, field: &str) -> Option<ExtensionSet> {
-    const MERGE_BY_NAME: ExtensionSet = ExtensionSet {
-        patch_strategy: "merge",
-        merge_key: "name",
-        list_type: "map",
-        list_map_keys: &["name"],
-        map_type: "",
-        struct_type: "",
-    };
-    Some(match (definition, field) {
-        ("io.k8s.api.core.v1.PodSpec", "containers" | "initContainers")
-        | ("io.k8s.api.core.v1.Container", "env") => MERGE_BY_NAME,
-        ("io.k8s.api.core.v1.PodSpec", "volumes") => ExtensionSet {
-            patch_strategy: "merge,retainKeys",
-            ..MERGE_BY_NAME
-        },
-        ("io.k8s.api.core.v1.Container", "ports") => ExtensionSet {
-            patch_strategy: "merge",
-            merge_key: "containerPort",
-            list_type: "map",
-            list_map_keys: &["containerPort", "protocol"],
+/// The patch/list metadata of built-in fields, from the table in `k3rs_apis::patchmeta` (the
+/// same table the strategic merge patch and server-side apply use). An empty `field` asks for
+/// the definition's own `+structType`, published as `x-kubernetes-map-type`. A field gets only
+/// its own markers: the `+structType` of the type it refers to is published on that type's
+/// definition, not repeated on the property.
+pub fn patchmeta_lookup(definition: &str, field: &str) -> Option<ExtensionSet> {
+    use k3rs_apis::patchmeta::{struct_type, FIELDS};
+    let message = proto_name(definition)?;
+    if field.is_empty() {
+        let st = struct_type(&message);
+        return (!st.is_empty()).then(|| ExtensionSet {
+            map_type: st,
             ..Default::default()
+        });
+    }
+    let i = FIELDS
+        .binary_search_by(|(m, f, _)| (*m, *f).cmp(&(message.as_str(), field)))
+        .ok()?;
+    let m = FIELDS[i].2;
+    Some(ExtensionSet {
+        patch_strategy: m.patch_strategy,
+        merge_key: m.merge_key,
+        list_type: m.list_type,
+        list_map_keys: m.list_map_keys,
+        // A field is a map or a struct, never both: either marker is its map type.
+        map_type: if m.map_type.is_empty() {
+            m.struct_type
+        } else {
+            m.map_type
         },
-        ("io.k8s.api.core.v1.PodSpec", "imagePullSecrets") => ExtensionSet {
-            struct_type: "atomic",
-            ..MERGE_BY_NAME
-        },
-        ("io.k8s.api.apps.v1.DeploymentSpec", "strategy") => ExtensionSet {
-            patch_strategy: "retainKeys",
-            ..Default::default()
-        },
-        ("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "finalizers") => ExtensionSet {
-            patch_strategy: "merge",
-            list_type: "set",
-            ..Default::default()
-        },
-        ("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "ownerReferences") => ExtensionSet {
-            patch_strategy: "merge",
-            merge_key: "uid",
-            list_type: "map",
-            list_map_keys: &["uid"],
-            ..Default::default()
-        },
-        _ => return None,
     })
 }

@@ -12,12 +12,12 @@ use super::*;
 
 fn built() -> &'static Built {
     static B: OnceLock<Built> = OnceLock::new();
-    B.get_or_init(|| build(schemas::temporary_lookup))
+    B.get_or_init(|| build(schemas::patchmeta_lookup))
 }
 
 fn definitions() -> &'static Definitions {
     static D: OnceLock<Definitions> = OnceLock::new();
-    D.get_or_init(|| schemas::builtin(schemas::temporary_lookup, &[]))
+    D.get_or_init(|| schemas::builtin(schemas::patchmeta_lookup, &[]))
 }
 
 fn modcache() -> Option<PathBuf> {
@@ -73,6 +73,10 @@ fn registry_kinds_covered() {
             .filter(|s| crate::discovery::SERVED_SUBRESOURCES.contains(&s.name))
             .count();
         assert_eq!(info.subresources.len(), served, "{}", r.plural);
+        // Listable kinds have a list definition (their list and watch paths need it).
+        if r.verbs.iter().any(|v| *v == "list" || *v == "watch") {
+            assert!(info.list_definition.is_some(), "{}", r.plural);
+        }
     }
 }
 
@@ -107,31 +111,135 @@ fn every_group_version_has_a_document_with_gvk_and_field_validation() {
                 } else {
                     ""
                 };
+                let has = |verb: &str| r.verbs.contains(&verb);
+                let gvk = json!({"group": g, "kind": r.kind, "version": v});
+                let collection = &doc["paths"][format!("{prefix}{scope}/{}", r.plural)];
                 let item = &doc["paths"][format!("{prefix}{scope}/{}/{{name}}", r.plural)];
-                let patch = &item["patch"];
-                assert_eq!(patch["x-kubernetes-action"], "patch", "{}", r.plural);
-                assert_eq!(
-                    patch["x-kubernetes-group-version-kind"],
-                    json!({"group": g, "kind": r.kind, "version": v})
-                );
-                assert!(patch["parameters"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|p| p["name"] == "fieldValidation" && p["in"] == "query"));
-                assert!(patch["requestBody"]["content"]
-                    .get("application/strategic-merge-patch+json")
-                    .is_some());
-                assert!(
-                    item["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-                        ["$ref"]
+                // Every write operation takes fieldValidation, on itself or on its path.
+                let takes_field_validation = |path_item: &Value, op: &Value| {
+                    [&op["parameters"], &path_item["parameters"]]
+                        .into_iter()
+                        .filter_map(Value::as_array)
+                        .flatten()
+                        .any(|p| p["name"] == "fieldValidation" && p["in"] == "query")
+                };
+                if has("create") {
+                    let post = &collection["post"];
+                    assert_eq!(post["x-kubernetes-action"], "post", "{}", r.plural);
+                    assert_eq!(post["x-kubernetes-group-version-kind"], gvk);
+                    assert!(takes_field_validation(collection, post), "{}", r.plural);
+                    assert!(post["requestBody"]["content"]["*/*"]["schema"]["$ref"]
                         .as_str()
                         .unwrap()
-                        .ends_with(def.as_str())
-                );
+                        .ends_with(def.as_str()));
+                }
+                if has("patch") {
+                    let patch = &item["patch"];
+                    assert_eq!(patch["x-kubernetes-action"], "patch", "{}", r.plural);
+                    assert_eq!(patch["x-kubernetes-group-version-kind"], gvk);
+                    assert!(takes_field_validation(item, patch), "{}", r.plural);
+                    assert!(patch["requestBody"]["content"]
+                        .get("application/strategic-merge-patch+json")
+                        .is_some());
+                }
+                if has("get") {
+                    assert!(
+                        item["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+                            ["$ref"]
+                            .as_str()
+                            .unwrap()
+                            .ends_with(def.as_str())
+                    );
+                }
+                // Operations only for the verbs served: a create-only kind (the reviews) has
+                // no object path, no list and no watch.
+                for (verb, path, method) in [
+                    ("get", item, "get"),
+                    ("update", item, "put"),
+                    ("patch", item, "patch"),
+                    ("delete", item, "delete"),
+                    ("list", collection, "get"),
+                    ("create", collection, "post"),
+                    ("deletecollection", collection, "delete"),
+                ] {
+                    assert_eq!(
+                        path.get(method).is_some(),
+                        has(verb),
+                        "{}: {method} for {verb}",
+                        r.plural
+                    );
+                }
+                if !has("watch") {
+                    assert!(doc["paths"]
+                        .get(format!("{prefix}/watch{scope}/{}", r.plural))
+                        .is_none());
+                }
             }
         }
     }
+}
+
+/// The review kinds are create-only: one POST on the collection, with the write parameters on
+/// the path as upstream publishes them (every operation of the path takes them).
+#[test]
+fn create_only_kinds_publish_one_post() {
+    let doc = v3("apis/authorization.k8s.io/v1");
+    let paths = doc["paths"].as_object().unwrap();
+    let item =
+        &paths["/apis/authorization.k8s.io/v1/namespaces/{namespace}/localsubjectaccessreviews"];
+    let ops: Vec<&String> = item
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| *k != "parameters")
+        .collect();
+    assert_eq!(ops, ["post"]);
+    assert_eq!(
+        item["post"]["operationId"],
+        "createAuthorizationV1NamespacedLocalSubjectAccessReview"
+    );
+    let names: Vec<&str> = item["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "dryRun",
+            "fieldManager",
+            "fieldValidation",
+            "namespace",
+            "pretty"
+        ]
+    );
+    assert!(item["post"].get("parameters").is_none());
+    assert!(!paths
+        .keys()
+        .any(|p| p.contains("localsubjectaccessreviews/{name}") || p.contains("/watch/")));
+    let v2 = v2();
+    let token = &v2["paths"]["/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token"];
+    assert_eq!(
+        token["post"]["operationId"],
+        "createCoreV1NamespacedServiceAccountToken"
+    );
+    assert_eq!(
+        token["post"]["parameters"][0]["schema"]["$ref"],
+        "#/definitions/io.k8s.api.authentication.v1.TokenRequest"
+    );
+    assert_eq!(
+        token["post"]["x-kubernetes-group-version-kind"],
+        json!({"group": "authentication.k8s.io", "kind": "TokenRequest", "version": "v1"})
+    );
+    assert!(token["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "name" && p["description"] == "name of the TokenRequest"));
+    assert!(v2["paths"]
+        .get("/apis/authentication.k8s.io/v1/tokenreviews")
+        .is_some_and(|i| i.get("post").is_some() && i.get("get").is_none()));
 }
 
 #[test]
@@ -227,6 +335,22 @@ fn shape(schema: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// `name (in)` of the parameters of a path item or operation, in order.
+fn param_names(v: &Value) -> Vec<String> {
+    v["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            format!(
+                "{} ({})",
+                p["name"].as_str().unwrap_or("?"),
+                p["in"].as_str().unwrap_or("?")
+            )
+        })
+        .collect()
+}
+
 /// Upstream's v3 document of every served group version against ours: every definition our
 /// served kinds reach upstream exists in ours with the same properties and types, top-level
 /// kinds carry the same GVK, and every upstream path of a served resource exists with the same
@@ -254,7 +378,7 @@ fn upstream_v3_oracle() {
             .resources
             .iter()
             .filter(|r| gv_key(&r.group, &r.version) == *key)
-            .flat_map(|r| [r.definition.clone(), r.list_definition.clone()])
+            .flat_map(|r| std::iter::once(r.definition.clone()).chain(r.list_definition.clone()))
             .collect();
         for name in v3::closure(roots.clone(), &upstream_defs) {
             let o = os
@@ -319,8 +443,18 @@ fn upstream_v3_oracle() {
                         "{m} {path}"
                     );
                     assert_eq!(a["operationId"], b["operationId"], "{m} {path}");
+                    assert_eq!(
+                        param_names(a),
+                        param_names(b),
+                        "{key}: parameters of {m} {path}"
+                    );
                 }
             }
+            assert_eq!(
+                param_names(mine),
+                param_names(item),
+                "{key}: parameters of {path}"
+            );
         }
     }
     assert!(compared > 500, "compared only {compared} definitions");
@@ -346,7 +480,7 @@ fn upstream_v2_oracle() {
     let roots: BTreeSet<String> = built()
         .resources
         .iter()
-        .flat_map(|r| [r.definition.clone(), r.list_definition.clone()])
+        .flat_map(|r| std::iter::once(r.definition.clone()).chain(r.list_definition.clone()))
         .collect();
     for name in v3::closure(roots, &ud) {
         let o = &ours["definitions"][&name];
@@ -357,8 +491,9 @@ fn upstream_v2_oracle() {
     }
 }
 
-/// Every `x-kubernetes-*` patch/list extension we publish is upstream's, on the same property or
-/// definition. (Coverage is reported, not required: the temporary lookup knows few fields.)
+/// Our `x-kubernetes-*` patch/list extensions are exactly upstream's, on every property and
+/// definition we publish: none that upstream lacks, none of upstream's missing (the lookup is the
+/// full patch-metadata table).
 #[test]
 fn extensions_agree_with_upstream() {
     let Some(dir) = upstream_spec_dir() else {
@@ -378,27 +513,34 @@ fn extensions_agree_with_upstream() {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     };
-    let (mut ours_count, mut upstream_count) = (0, 0);
+    let mut count = 0;
+    let mut missing = Vec::new();
+    let mut compare = |at: String, mine: &Value, theirs: &Value| {
+        let (mine, theirs) = (exts(mine), exts(theirs));
+        for (k, v) in &mine {
+            assert_eq!(theirs.get(k), Some(v), "{at}: {k} is not upstream's");
+        }
+        for (k, v) in &theirs {
+            if !mine.contains_key(k) {
+                missing.push(format!("{at}: {k}={v}"));
+            }
+        }
+        count += mine.len();
+    };
     for (name, def) in ours["definitions"].as_object().unwrap() {
         let udef = &upstream["definitions"][name];
-        let mine = exts(def);
-        for (k, v) in &mine {
-            assert_eq!(&udef[k], v, "{name}: {k}");
-        }
-        ours_count += mine.len();
-        upstream_count += exts(udef).len();
+        compare(name.clone(), def, udef);
         for (field, prop) in def["properties"].as_object().into_iter().flatten() {
-            let uprop = &udef["properties"][field];
-            let mine = exts(prop);
-            for (k, v) in &mine {
-                assert_eq!(&uprop[k], v, "{name}.{field}: {k}");
-            }
-            ours_count += mine.len();
-            upstream_count += exts(uprop).len();
+            compare(format!("{name}.{field}"), prop, &udef["properties"][field]);
         }
     }
-    assert!(ours_count > 0);
-    eprintln!("patch/list extensions: {ours_count} published, upstream has {upstream_count} on the same definitions");
+    assert!(
+        missing.is_empty(),
+        "{} upstream extensions missing: {missing:#?}",
+        missing.len()
+    );
+    assert!(count > 400, "only {count} extensions published");
+    eprintln!("patch/list extensions: {count} published, all of upstream's on our definitions");
 }
 
 #[test]
@@ -416,7 +558,7 @@ fn proto_names() {
 
 #[test]
 fn serving_etags_hashes_and_negotiation() {
-    let api = OpenApi::new(schemas::temporary_lookup);
+    let api = OpenApi::new(schemas::patchmeta_lookup);
     let index = match api.serve("/openapi/v3", None, Some("application/json"), None, None) {
         Served::Ok { body, .. } => serde_json::from_slice::<Value>(&body).unwrap(),
         other => panic!("{other:?}"),
@@ -641,7 +783,7 @@ fn v2_protobuf_decodes_with_gnostic_schema() {
 /// Prints sizes and generation time (`cargo test -p k3rs-apiserver --lib openapi::tests::sizes -- --nocapture`).
 #[test]
 fn sizes() {
-    let b = build(schemas::temporary_lookup);
+    let b = build(schemas::patchmeta_lookup);
     eprintln!(
         "generation: {:?}; {} definitions, {} paths; v2 JSON {} bytes, v2 protobuf {} bytes",
         b.stats.elapsed,

@@ -1,0 +1,357 @@
+//! Server-side field validation (`fieldValidation=Strict|Warn|Ignore`) against `k3rs server`,
+//! with curl and the stock kubectl: unknown and duplicate fields in JSON and YAML bodies, in
+//! creates, updates and patches; unknown fields are never stored.
+
+mod common;
+
+use serde_json::{json, Value};
+
+/// A request with curl: (status, `Warning` header values, body as JSON).
+fn call(
+    k: &common::K3rs,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> (u16, Vec<String>, Value) {
+    let file = k.dir.path().join("fv-body");
+    std::fs::write(&file, body).unwrap();
+    let data = format!("@{}", file.display());
+    let mut args = vec!["-X", method, "-D", "-"];
+    let ct = format!("Content-Type: {content_type}");
+    if method != "GET" {
+        args.extend(["-H", &ct, "--data-binary", &data]);
+    }
+    let url = k.url(path);
+    args.push(&url);
+    let out = k.curl(&args);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let warnings = head
+        .lines()
+        .filter_map(|l| {
+            let (name, v) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("warning")
+                .then(|| v.trim().to_string())
+        })
+        .collect();
+    let v = serde_json::from_str(body).unwrap_or(Value::String(body.to_string()));
+    (code, warnings, v)
+}
+
+const CMS: &str = "/api/v1/namespaces/default/configmaps";
+
+fn get(k: &common::K3rs, name: &str) -> (u16, Value) {
+    let (code, _, v) = call(k, "GET", &format!("{CMS}/{name}"), "", "");
+    (code, v)
+}
+
+#[test]
+fn unknown_and_duplicate_fields_on_create_update_and_patch() {
+    let k = common::K3rs::start(None);
+    let body = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"fv","name":"fv","labels":{"a":"1"}},"data":{"k":"v"},"spec":{"foo":1}}"#;
+
+    // Strict: 400 with upstream's message, nothing stored.
+    let (code, warnings, st) = call(
+        &k,
+        "POST",
+        &format!("{CMS}?fieldValidation=Strict"),
+        "application/json",
+        body,
+    );
+    assert_eq!(code, 400, "{st}");
+    assert!(warnings.is_empty());
+    assert_eq!(st["reason"], "BadRequest");
+    assert_eq!(
+        st["message"],
+        "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: duplicate field \"metadata.name\", unknown field \"spec\""
+    );
+    assert_eq!(get(&k, "fv").0, 404);
+
+    // Warn (also the default): created, one warning per problem, the unknown field not stored.
+    for (name, query) in [("fv", "?fieldValidation=Warn"), ("fv-default", "")] {
+        let body = body.replace("\"fv\"", &format!("\"{name}\""));
+        let (code, warnings, obj) = call(
+            &k,
+            "POST",
+            &format!("{CMS}{query}"),
+            "application/json",
+            &body,
+        );
+        assert_eq!(code, 201, "{obj}");
+        assert_eq!(
+            warnings,
+            vec![
+                r#"299 - "duplicate field \"metadata.name\"""#,
+                r#"299 - "unknown field \"spec\"""#
+            ]
+        );
+        assert!(obj.get("spec").is_none(), "{obj}");
+        let (code, stored) = get(&k, name);
+        assert_eq!(code, 200);
+        assert!(
+            stored.get("spec").is_none(),
+            "unknown field stored: {stored}"
+        );
+        assert_eq!(stored["data"], json!({"k": "v"}));
+    }
+
+    // Ignore: created silently, still without the unknown field.
+    let body3 = body.replace("\"fv\"", "\"fv-ignore\"");
+    let (code, warnings, _) = call(
+        &k,
+        "POST",
+        &format!("{CMS}?fieldValidation=Ignore"),
+        "application/json",
+        &body3,
+    );
+    assert_eq!((code, warnings.len()), (201, 0));
+    assert!(get(&k, "fv-ignore").1.get("spec").is_none());
+
+    // A bad directive.
+    let (code, _, st) = call(
+        &k,
+        "POST",
+        &format!("{CMS}?fieldValidation=strict"),
+        "application/json",
+        &body3,
+    );
+    assert_eq!(code, 422);
+    assert_eq!(
+        st["message"],
+        "CreateOptions.meta.k8s.io \"\" is invalid: fieldValidation: Unsupported value: \"strict\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\""
+    );
+
+    // Update (PUT): nested unknown fields with upstream's paths.
+    let put = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"fv","bogus":true,"ownerReferences":[{"apiVersion":"v1","kind":"Pod","name":"p","uid":"u","extra":1}]},"data":{"k":"v2"}}"#;
+    let (code, _, st) = call(
+        &k,
+        "PUT",
+        &format!("{CMS}/fv?fieldValidation=Strict"),
+        "application/json",
+        put,
+    );
+    assert_eq!(code, 400);
+    assert_eq!(
+        st["message"],
+        "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"metadata.bogus\", unknown field \"metadata.ownerReferences[0].extra\""
+    );
+    assert_eq!(get(&k, "fv").1["data"]["k"], "v");
+    let (code, warnings, _) = call(&k, "PUT", &format!("{CMS}/fv"), "application/json", put);
+    assert_eq!(code, 200);
+    assert_eq!(warnings.len(), 2);
+    let stored = get(&k, "fv").1;
+    assert_eq!(stored["data"]["k"], "v2");
+    assert!(stored["metadata"].get("bogus").is_none());
+    assert_eq!(
+        stored["metadata"]["ownerReferences"][0],
+        json!({"apiVersion":"v1","kind":"Pod","name":"p","uid":"u"})
+    );
+
+    // Merge patch: unknown fields of the patched object (422, upstream's patcher message),
+    // duplicates of the patch itself first.
+    let (code, _, st) = call(
+        &k,
+        "PATCH",
+        &format!("{CMS}/fv?fieldValidation=Strict"),
+        "application/merge-patch+json",
+        r#"{"data":{"x":"1","x":"2"},"foo":"bar"}"#,
+    );
+    assert_eq!(code, 422, "{st}");
+    assert_eq!(st["reason"], "Invalid");
+    let msg = st["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with(r#" "" is invalid: patch: Invalid value: "{"#),
+        "{msg}"
+    );
+    assert!(
+        msg.ends_with(r#"": strict decoding error: duplicate field "data.x", unknown field "foo""#),
+        "{msg}"
+    );
+    assert_eq!(st["details"]["causes"][0]["field"], "patch");
+    assert!(
+        get(&k, "fv").1["data"].get("x").is_none(),
+        "strict patch applied"
+    );
+    let (code, warnings, obj) = call(
+        &k,
+        "PATCH",
+        &format!("{CMS}/fv"),
+        "application/merge-patch+json",
+        r#"{"data":{"x":"1"},"foo":"bar"}"#,
+    );
+    assert_eq!(code, 200);
+    assert_eq!(warnings, vec![r#"299 - "unknown field \"foo\"""#]);
+    assert_eq!(obj["data"]["x"], "1");
+    assert!(get(&k, "fv").1.get("foo").is_none());
+
+    // JSON patch: unknown operation fields are reported as upstream's.
+    let (code, _, st) = call(
+        &k,
+        "PATCH",
+        &format!("{CMS}/fv?fieldValidation=Strict"),
+        "application/json-patch+json",
+        r#"[{"op":"add","path":"/data/y","value":"1","extra":true}]"#,
+    );
+    assert_eq!(code, 422);
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(r#"strict decoding error: json patch unknown field "[0].extra""#),
+        "{st}"
+    );
+    let (code, warnings, _) = call(
+        &k,
+        "PATCH",
+        &format!("{CMS}/fv?fieldValidation=Ignore"),
+        "application/json-patch+json",
+        r#"[{"op":"add","path":"/bogus","value":"1"}]"#,
+    );
+    assert_eq!((code, warnings.len()), (200, 0));
+    assert!(get(&k, "fv").1.get("bogus").is_none());
+}
+
+#[test]
+fn yaml_bodies_and_subresources() {
+    let k = common::K3rs::start(None);
+    let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y\n  name: y\n  foo: 1\ndata:\n  k: v\n  k:\n    w\n";
+    let (code, _, st) = call(
+        &k,
+        "POST",
+        &format!("{CMS}?fieldValidation=Strict"),
+        "application/yaml",
+        yaml,
+    );
+    assert_eq!(code, 400);
+    assert_eq!(
+        st["message"],
+        "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: yaml: unmarshal errors:\n  line 5: key \"name\" already set in map\n  line 10: key \"k\" already set in map, unknown field \"metadata.foo\""
+    );
+    let (code, warnings, obj) = call(&k, "POST", CMS, "application/yaml", yaml);
+    assert_eq!(code, 201, "{obj}");
+    assert_eq!(
+        warnings,
+        vec![
+            r#"299 - "line 5: key \"name\" already set in map""#,
+            r#"299 - "line 10: key \"k\" already set in map""#,
+            r#"299 - "unknown field \"metadata.foo\"""#
+        ]
+    );
+    // The last of a repeated key wins, as upstream.
+    assert_eq!(get(&k, "y").1["data"]["k"], "w");
+
+    // Status updates and scale are validated against their own schemas.
+    let (code, _, _) = call(
+        &k,
+        "POST",
+        "/apis/apps/v1/namespaces/default/deployments",
+        "application/json",
+        r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"replicas":1,"selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"i","imagePullPolicy":"Always","bogus":1}]}}}}"#,
+    )
+    .clone();
+    assert_eq!(code, 201);
+    let (_, dep) = {
+        let (c, _, v) = call(
+            &k,
+            "GET",
+            "/apis/apps/v1/namespaces/default/deployments/d",
+            "",
+            "",
+        );
+        (c, v)
+    };
+    assert!(
+        dep["spec"]["template"]["spec"]["containers"][0]
+            .get("bogus")
+            .is_none(),
+        "{dep}"
+    );
+    let (code, _, st) = call(
+        &k,
+        "PUT",
+        "/apis/apps/v1/namespaces/default/deployments/d/scale?fieldValidation=Strict",
+        "application/json",
+        r#"{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"d","namespace":"default"},"spec":{"replicas":3,"paused":true}}"#,
+    );
+    assert_eq!(code, 400, "{st}");
+    assert_eq!(
+        st["message"],
+        "Scale in version \"v1\" cannot be handled as a Scale: strict decoding error: unknown field \"spec.paused\""
+    );
+    let mut status = dep.clone();
+    status["status"] = json!({"replicas": 1, "fancy": true});
+    let (code, warnings, _) = call(
+        &k,
+        "PUT",
+        "/apis/apps/v1/namespaces/default/deployments/d/status",
+        "application/json",
+        &status.to_string(),
+    );
+    assert_eq!(code, 200);
+    assert_eq!(warnings, vec![r#"299 - "unknown field \"status.fancy\"""#]);
+}
+
+#[test]
+fn kubectl_shows_strict_errors_and_warnings() {
+    let k = common::K3rs::start(None);
+    let file = k.dir.path().join("cm.json");
+    std::fs::write(
+        &file,
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kc"},"data":{"a":"b"},"spec":{"foo":1}}"#,
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    // kubectl sends the body as is with --raw; it prints the server's Status and warnings.
+    let err = k.err(&[
+        "create",
+        "--raw",
+        &format!("{CMS}?fieldValidation=Strict"),
+        "-f",
+        f,
+    ]);
+    assert!(
+        err.contains("Error from server (BadRequest): ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"spec\""),
+        "{err}"
+    );
+    let out = k.kubectl(&["create", "--raw", CMS, "-f", f]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Warning: unknown field \"spec\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // `kubectl patch` (no fieldValidation without OpenAPI v3: the server's default, Warn).
+    let out = k.kubectl(&[
+        "patch",
+        "cm",
+        "kc",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"foo":1,"data":{"c":"d"}}"#,
+    ]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Warning: unknown field \"foo\""));
+    let cm: Value = serde_json::from_str(&k.ok(&["get", "cm", "kc", "-o", "json"])).unwrap();
+    assert_eq!(cm["data"], json!({"a": "b", "c": "d"}));
+    assert!(cm.get("spec").is_none() && cm.get("foo").is_none(), "{cm}");
+    // --validate=false sends fieldValidation=Ignore: no warning.
+    std::fs::write(
+        &file,
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kc2"},"spec":{"foo":1}}"#,
+    )
+    .unwrap();
+    let out = k.kubectl(&["create", "-f", f, "--validate=false"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("Warning"));
+}
