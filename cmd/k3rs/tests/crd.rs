@@ -533,6 +533,21 @@ fn crd_validation_and_name_conflicts() {
         assert!(msg.contains(want), "missing {want:?} in {msg}");
     }
 
+    // CEL rules are accepted but not evaluated: the client is told.
+    let cel = write(
+        &k,
+        "cel.yaml",
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: rules.cel.example.com\nspec:\n  group: cel.example.com\n  scope: Namespaced\n  names: {plural: rules, kind: Rule}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          spec:\n            type: object\n            x-kubernetes-validations: [{rule: \"self.a <= 3\"}]\n            properties: {a: {type: integer}}\n",
+    );
+    let out = k.err_or_ok(&["apply", "-f", &cel]);
+    assert!(
+        out.contains("rules.cel.example.com created")
+            && out.contains(
+                "Warning: x-kubernetes-validations (CEL) rules are stored but not evaluated"
+            ),
+        "{out}"
+    );
+
     // Two CRDs in one group asking for the same kind: the second is not accepted.
     let crd = |plural: &str, kind: &str| {
         format!(
