@@ -48,6 +48,7 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
         ("batch", "Job") => job(obj),
         ("batch", "CronJob") => cron_job(obj),
         ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => role_binding(obj),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => custom_resource_definition(obj),
         _ => {}
     }
 }
@@ -766,6 +767,39 @@ fn role_binding(obj: &mut Value) {
                 _ => {}
             }
         }
+    }
+}
+
+/// Upstream's `SetDefaults_CustomResourceDefinitionSpec` (v1): singular and listKind from the kind,
+/// conversion strategy `None`.
+fn custom_resource_definition(obj: &mut Value) {
+    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if let Some(names) = spec.get_mut("names").and_then(Value::as_object_mut) {
+        let kind = names
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if names
+            .get("singular")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            names.insert("singular".into(), Value::from(kind.to_ascii_lowercase()));
+        }
+        if !kind.is_empty()
+            && names
+                .get("listKind")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            names.insert("listKind".into(), Value::from(format!("{kind}List")));
+        }
+    }
+    if !spec.get("conversion").is_some_and(Value::is_object) {
+        spec.insert("conversion".into(), serde_json::json!({"strategy": "None"}));
     }
 }
 

@@ -42,6 +42,12 @@ enum Special {
     Raw(&'static str),
     /// A Go named slice of strings (ExtraValue, Verbs): a JSON array.
     StringList,
+    /// apiextensions' JSONSchemaPropsOrBool: a schema or a boolean.
+    SchemaOrBool,
+    /// JSONSchemaPropsOrArray: a schema or an array of schemas.
+    SchemaOrArray,
+    /// JSONSchemaPropsOrStringArray: a schema or an array of strings.
+    SchemaOrStringArray,
 }
 
 fn special_of(full: &str) -> Option<Special> {
@@ -54,6 +60,15 @@ fn special_of(full: &str) -> Option<Special> {
         "k8s.io.apimachinery.pkg.runtime.RawExtension" => Special::Raw("raw"),
         "k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1" => Special::Raw("Raw"),
         "k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.JSON" => Special::Raw("raw"),
+        "k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrBool" => {
+            Special::SchemaOrBool
+        }
+        "k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrArray" => {
+            Special::SchemaOrArray
+        }
+        "k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrStringArray" => {
+            Special::SchemaOrStringArray
+        }
         f if f.ends_with(".ExtraValue") || f.ends_with(".Verbs") => Special::StringList,
         _ => return None,
     })
@@ -441,6 +456,37 @@ fn message_to_json(m: &DynamicMessage) -> Value {
                 .map(|v| value_to_json(&v))
                 .unwrap_or(json!([]))
         }
+        Some(
+            sp @ (Special::SchemaOrBool | Special::SchemaOrArray | Special::SchemaOrStringArray),
+        ) => {
+            // As upstream's MarshalJSON: the list when there is one, else the schema, else the
+            // boolean (or null).
+            let schema = m
+                .has_field_by_name("schema")
+                .then(|| m.get_field_by_name("schema").map(|v| value_to_json(&v)))
+                .flatten();
+            let list_field = match sp {
+                Special::SchemaOrArray => "jSONSchemas",
+                _ => "property",
+            };
+            if sp != Special::SchemaOrBool {
+                if let Some(Value::Array(a)) = m
+                    .get_field_by_name(list_field)
+                    .map(|v| value_to_json(&v))
+                    .filter(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+                {
+                    return Value::Array(a);
+                }
+            }
+            return match (sp, schema) {
+                (_, Some(s)) => s,
+                (Special::SchemaOrBool, None) => json!(m
+                    .get_field_by_name("allows")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false)),
+                _ => Value::Null,
+            };
+        }
         None => {}
     }
     let mut out = Map::new();
@@ -809,6 +855,50 @@ fn encode_message(
             }
             return Ok(());
         }
+        Some(
+            sp @ (Special::SchemaOrBool | Special::SchemaOrArray | Special::SchemaOrStringArray),
+        ) => {
+            let schema_desc = desc
+                .get_field_by_name("schema")
+                .and_then(|f| f.kind().as_message().cloned())
+                .ok_or_else(|| format!("{path}: no schema field in {}", desc.full_name()))?;
+            let put_schema = |number: u32, v: &Value, out: &mut Vec<u8>| {
+                let mut buf = Vec::new();
+                encode_message(&schema_desc, v, path, &mut buf)?;
+                put_len(out, number, &buf);
+                Ok::<(), String>(())
+            };
+            match (sp, v) {
+                (Special::SchemaOrBool, Value::Bool(b)) => {
+                    put_tag(out, 1, 0);
+                    put_varint(out, u64::from(*b));
+                }
+                (Special::SchemaOrBool, Value::Object(_)) => {
+                    put_tag(out, 1, 0);
+                    put_varint(out, 1);
+                    put_schema(2, v, out)?;
+                }
+                (Special::SchemaOrArray | Special::SchemaOrStringArray, Value::Object(_)) => {
+                    put_schema(1, v, out)?;
+                }
+                (Special::SchemaOrArray, Value::Array(items)) => {
+                    for item in items {
+                        put_schema(2, item, out)?;
+                    }
+                }
+                (Special::SchemaOrStringArray, Value::Array(items)) => {
+                    for (i, item) in items.iter().enumerate() {
+                        let s = item
+                            .as_str()
+                            .ok_or_else(|| mismatch(&format!("{path}[{i}]"), item, "a string"))?;
+                        put_len(out, 2, s.as_bytes());
+                    }
+                }
+                (_, Value::Null) => {}
+                _ => return Err(mismatch(path, v, "a schema")),
+            }
+            return Ok(());
+        }
         None => {}
     }
     let obj = v
@@ -1098,6 +1188,9 @@ fn sample_message(d: &MessageDescriptor, stack: &mut Vec<String>, n: usize) -> V
         Some(Special::Raw("Raw")) => return json!({"f:metadata": {"f:name": {}}}),
         Some(Special::Raw(_)) => return json!({"any": ["json", 1]}),
         Some(Special::StringList) => return json!(["x", "y"]),
+        Some(Special::SchemaOrBool) => return json!(true),
+        Some(Special::SchemaOrArray) => return json!({"type": "string"}),
+        Some(Special::SchemaOrStringArray) => return json!(["a", "b"]),
         None => {}
     }
     stack.push(d.full_name().to_string());

@@ -74,14 +74,29 @@ impl Resource {
     /// Datastore key prefix of every object of this resource, ending in `/`
     /// (`/registry/<resource>/`, as upstream lays out etcd).
     pub fn key_prefix(&self) -> String {
-        format!("/registry/{}/", self.plural)
+        if self.group_in_key() {
+            format!("/registry/{}/{}/", self.group, self.plural)
+        } else {
+            format!("/registry/{}/", self.plural)
+        }
+    }
+
+    /// Upstream keys custom resources (and CRDs themselves) by group too:
+    /// `/registry/<group>/<plural>/...`.
+    fn group_in_key(&self) -> bool {
+        self.group == "apiextensions.k8s.io" || self.is_custom()
+    }
+
+    /// Whether this is a custom resource (served from a CustomResourceDefinition).
+    pub fn is_custom(&self) -> bool {
+        !is_builtin_group(self.group)
     }
 
     /// Datastore key of one object.
     pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
         match namespace {
-            Some(ns) if self.namespaced => format!("/registry/{}/{ns}/{name}", self.plural),
-            _ => format!("/registry/{}/{name}", self.plural),
+            Some(ns) if self.namespaced => format!("{}{ns}/{name}", self.key_prefix()),
+            _ => format!("{}{name}", self.key_prefix()),
         }
     }
 
@@ -107,10 +122,6 @@ pub const NOT_SERVED: &[(&str, &str)] = &[
         "needs conversion to and from autoscaling/v2",
     ),
     ("apiregistration.k8s.io", "API aggregation is not supported"),
-    (
-        "apiextensions.k8s.io",
-        "CustomResourceDefinitions are not supported yet",
-    ),
     ("v1/bindings", "pod binding comes with the scheduler"),
     (
         "v1/componentstatuses",
@@ -123,17 +134,48 @@ pub fn builtin() -> &'static [Resource] {
     BUILTIN
 }
 
-/// Looks a resource up by group, version and plural (or singular, or short name).
-pub fn find(group: &str, version: &str, resource: &str) -> Option<&'static Resource> {
-    BUILTIN.iter().find(|r| {
-        r.group == group
-            && r.version == version
-            && (r.plural == resource || r.singular == resource || r.short_names.contains(&resource))
-    })
+/// Whether `group` is one of the built-in API groups (every other group is served from
+/// CustomResourceDefinitions).
+pub fn is_builtin_group(group: &str) -> bool {
+    static GROUPS: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    GROUPS
+        .get_or_init(|| BUILTIN.iter().map(|r| r.group).collect())
+        .contains(group)
 }
 
-/// The served versions of each group, in discovery order (the first version is preferred).
+/// Every served resource: the built-ins, then the custom resources of established
+/// CustomResourceDefinitions (see [`crate::crd`]).
+pub fn all() -> Vec<&'static Resource> {
+    let mut out: Vec<&'static Resource> = BUILTIN.iter().collect();
+    out.extend(crate::crd::resources());
+    out
+}
+
+/// Looks a resource up by group, version and plural (or singular, or short name): the
+/// built-ins first, then the custom resources.
+pub fn find(group: &str, version: &str, resource: &str) -> Option<&'static Resource> {
+    BUILTIN
+        .iter()
+        .find(|r| {
+            r.group == group
+                && r.version == version
+                && (r.plural == resource
+                    || r.singular == resource
+                    || r.short_names.contains(&resource))
+        })
+        .or_else(|| crate::crd::find(group, version, resource))
+}
+
+/// The served versions of each group, in discovery order (the first version is preferred):
+/// built-in groups first, then custom resource groups (versions by upstream's version priority).
 pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut out = builtin_groups();
+    out.extend(crate::crd::groups());
+    out
+}
+
+fn builtin_groups() -> Vec<(&'static str, Vec<&'static str>)> {
     let mut out: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
     for r in BUILTIN {
         match out.iter_mut().find(|(g, _)| *g == r.group) {
@@ -1019,6 +1061,24 @@ static BUILTIN: &[Resource] = &[
         short_names: &[],
         categories: &["api-extensions"],
         subresources: &[],
+    },
+    Resource {
+        group: "apiextensions.k8s.io",
+        version: "v1",
+        kind: "CustomResourceDefinition",
+        plural: "customresourcedefinitions",
+        singular: "customresourcedefinition",
+        namespaced: false,
+        verbs: CRUD,
+        short_names: &["crd", "crds"],
+        categories: &["api-extensions"],
+        subresources: &[Sub {
+            name: "status",
+            group: "",
+            version: "",
+            kind: "CustomResourceDefinition",
+            verbs: GPU,
+        }],
     },
     Resource {
         group: "scheduling.k8s.io",

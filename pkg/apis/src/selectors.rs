@@ -344,6 +344,17 @@ impl FieldSelector {
         Ok(())
     }
 
+    /// Checks the terms against an explicit list of selectable fields (custom resources:
+    /// `metadata.name`, `metadata.namespace` and the CRD's `selectableFields`).
+    pub fn check_allowed(&self, allowed: &[String]) -> Result<(), String> {
+        for t in &self.terms {
+            if !allowed.iter().any(|a| a == &t.field) {
+                return Err(format!("field label not supported: {}", t.field));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether `obj` satisfies every term.
     pub fn matches(&self, obj: &Value) -> bool {
         self.terms.iter().all(|t| {

@@ -112,8 +112,48 @@ fn partial(obj: &Value, version: &str) -> Value {
     })
 }
 
+/// A custom resource's columns: Name, then its `additionalPrinterColumns` (or Age).
+fn custom_column_definitions(cols: &[k3rs_apis::crd::PrinterColumn]) -> Vec<Value> {
+    let mut out = tables::column_definitions(&tables::columns("", "\u{0}"))
+        .into_iter()
+        .take(1)
+        .collect::<Vec<_>>();
+    for c in cols {
+        out.push(json!({
+            "name": c.name,
+            "type": c.type_,
+            "format": c.format,
+            "description": c.description,
+            "priority": c.priority,
+        }));
+    }
+    out
+}
+
+/// A custom resource's cells: the name, then each column's JSONPath value.
+fn custom_cells(cols: &[k3rs_apis::crd::PrinterColumn], obj: &Value, now: i64) -> Vec<Value> {
+    let mut out = vec![json!(crate::object::name(obj))];
+    for c in cols {
+        let v = k3rs_apis::crd::json_path_pointer(&c.json_path).and_then(|p| obj.pointer(&p));
+        out.push(match (c.type_.as_str(), v) {
+            (_, None) => Value::Null,
+            ("date", Some(Value::String(t))) => match crate::object::parse_time(t) {
+                Some(at) => json!(tables::human_duration(now - at)),
+                None => json!("<invalid>"),
+            },
+            ("string", Some(Value::String(x))) => json!(x),
+            ("string", Some(other)) => json!(other.to_string()),
+            (_, Some(other)) => other.clone(),
+        });
+    }
+    out
+}
+
 fn row(res: &Resource, obj: Value, include: Include, version: &str, now: i64) -> Value {
-    let cells = tables::cells(res.group, res.kind, &obj, now);
+    let cells = match k3rs_apis::crd::lookup(res) {
+        Some(cr) => custom_cells(&cr.columns, &obj, now),
+        None => tables::cells(res.group, res.kind, &obj, now),
+    };
     let conditions = tables::row_conditions(res.group, res.kind, &obj);
     let mut r = json!({"cells": cells});
     match include {
@@ -137,9 +177,12 @@ fn table(
 ) -> Value {
     let now = now();
     let columns = if headers {
-        json!(tables::column_definitions(&tables::columns(
-            res.group, res.kind
-        )))
+        match k3rs_apis::crd::lookup(res) {
+            Some(cr) => json!(custom_column_definitions(&cr.columns)),
+            None => json!(tables::column_definitions(&tables::columns(
+                res.group, res.kind
+            ))),
+        }
     } else {
         json!([])
     };

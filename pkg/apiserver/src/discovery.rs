@@ -107,8 +107,8 @@ fn resource_entries(r: &Resource) -> Vec<Value> {
 
 /// `/api/v1` or `/apis/<group>/<version>`.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
-    let resources: Vec<Value> = registry::builtin()
-        .iter()
+    let resources: Vec<Value> = registry::all()
+        .into_iter()
         .filter(|r| r.group == group && r.version == version)
         .flat_map(resource_entries)
         .collect();
@@ -189,6 +189,7 @@ fn aggregated_resource(r: &Resource) -> Value {
 /// The aggregated discovery document (`apidiscovery.k8s.io` APIGroupDiscoveryList) for `/api`
 /// (`core`) or `/apis`.
 pub fn aggregated(core: bool, version: &str) -> Value {
+    let all = registry::all();
     let items: Vec<Value> = registry::groups()
         .into_iter()
         .filter(|(g, _)| g.is_empty() == core)
@@ -196,10 +197,10 @@ pub fn aggregated(core: bool, version: &str) -> Value {
             let vs: Vec<Value> = versions
                 .iter()
                 .map(|v| {
-                    let resources: Vec<Value> = registry::builtin()
+                    let resources: Vec<Value> = all
                         .iter()
                         .filter(|r| r.group == g && r.version == *v)
-                        .map(aggregated_resource)
+                        .map(|r| aggregated_resource(r))
                         .collect();
                     json!({"version": v, "freshness": "Current", "resources": resources})
                 })

@@ -343,7 +343,10 @@ pub fn parse_errors(json_dups: Vec<String>) -> Vec<String> {
 /// `parsed` (from parsing the body) first, then `unknown field "…"`. Duplicates inside unknown
 /// fields are not reported, as upstream skips unknown values without looking inside.
 fn check(api_version: &str, kind: &str, obj: &mut Value, parsed: Vec<String>) -> Vec<String> {
-    let unknown = k3rs_apis::protobuf::prune_unknown(api_version, kind, obj).unwrap_or_default();
+    // Built-in kinds: their protobuf schema; custom resources: their structural schema.
+    let unknown = k3rs_apis::protobuf::prune_unknown(api_version, kind, obj)
+        .or_else(|| k3rs_apis::crd::prune_unknown(api_version, kind, obj))
+        .unwrap_or_default();
     let under_unknown = |e: &str| {
         unknown.iter().any(|u| {
             e.strip_prefix("duplicate field ")

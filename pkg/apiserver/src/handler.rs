@@ -579,10 +579,12 @@ impl Handler {
                     )));
                 }
                 if path == "/openapi/v2" || path.starts_with("/openapi/v3") {
-                    if !crate::openapi::service().is_built() {
-                        // The first request generates the documents, off the async workers.
+                    if !crate::openapi::service().is_built() || crate::openapi::custom::stale() {
+                        // The first request generates the documents, off the async workers;
+                        // custom resources' documents follow the CRDs.
                         let _ = tokio::task::spawn_blocking(|| {
                             crate::openapi::service().built();
+                            crate::openapi::custom::refresh();
                         })
                         .await;
                     }
@@ -592,6 +594,7 @@ impl Handler {
                     .headers()
                     .get(header::ACCEPT)
                     .and_then(|v| v.to_str().ok());
+                // Asked for aggregated discovery alone (no plain JSON fallback): still served.
                 if let (Route::CoreGroups | Route::Groups, Some(version)) =
                     (&other, discovery::aggregated_version(accept))
                 {
@@ -716,6 +719,19 @@ impl Handler {
             k3rs_apis::protobuf::has_message(&res.api_version(), res.kind),
         )?;
         let include = crate::convert::include(query.get("includeObject").map(String::as_str))?;
+        if res.is_custom() {
+            // Custom resources have no protobuf schema: JSON and YAML bodies only (as upstream).
+            let ct = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if ct.trim().to_ascii_lowercase().starts_with(PROTOBUF) {
+                return Err(ApiError::unsupported_media_type(format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml ({PROTOBUF} is not supported for custom resources)"
+                )));
+            }
+        }
         let ns = if res.namespaced {
             rr.namespace.as_deref()
         } else {
@@ -805,6 +821,7 @@ impl Handler {
                         },
                     )
                     .await?;
+                let warnings = unenforced_rules(res, &obj, warnings);
                 Ok(with_warnings(respond_value(201, &obj, fmt), &warnings))
             }
             ("create", Some(_)) => Err(ApiError::method_not_allowed(
@@ -833,7 +850,10 @@ impl Handler {
                     })
                     .await
                 {
-                    Ok(obj) => Ok(with_warnings(respond_value(200, &obj, fmt), &warnings)),
+                    Ok(obj) => {
+                        let warnings = unenforced_rules(res, &obj, warnings);
+                        Ok(with_warnings(respond_value(200, &obj, fmt), &warnings))
+                    }
                     // Kinds whose upstream strategy allows it are created by a PUT.
                     Err(e) if e.code == 404 && crate::strategy::allow_create_on_update(res) => {
                         let mut body = body;
@@ -861,6 +881,7 @@ impl Handler {
                 let (code, obj, warnings) = self
                     .patch(req, res, ns, name, None, dry_run, query, &guard, fv)
                     .await?;
+                let warnings = unenforced_rules(res, &obj, warnings);
                 Ok(with_warnings(respond_value(code, &obj, fmt), &warnings))
             }
             ("delete", Some(name)) => {
@@ -1401,6 +1422,34 @@ fn dry_run_param(q: &std::collections::HashMap<String, String>) -> ApiResult<boo
     }
 }
 
+/// A CRD whose schema has `x-kubernetes-validations` (CEL) rules: this server stores them but
+/// does not evaluate them, and says so in a `Warning` rather than letting clients believe they
+/// are enforced.
+fn unenforced_rules(res: &Resource, obj: &Value, mut warnings: Vec<String>) -> Vec<String> {
+    fn has_rules(v: &Value) -> bool {
+        match v {
+            Value::Object(m) => {
+                m.get("x-kubernetes-validations")
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| !a.is_empty())
+                    || m.values().any(has_rules)
+            }
+            Value::Array(a) => a.iter().any(has_rules),
+            _ => false,
+        }
+    }
+    if res.group == "apiextensions.k8s.io"
+        && res.kind == "CustomResourceDefinition"
+        && obj.pointer("/spec/versions").is_some_and(has_rules)
+    {
+        warnings.push(
+            "x-kubernetes-validations (CEL) rules are stored but not evaluated by this server (k3rs)"
+                .to_string(),
+        );
+    }
+    warnings
+}
+
 /// Parses and checks list parameters, as upstream's ListOptions validation.
 pub fn list_params(
     res: &Resource,
@@ -1410,9 +1459,11 @@ pub fn list_params(
         .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
     let field = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
         .map_err(ApiError::bad_request)?;
-    field
-        .check_fields(res.group, res.kind)
-        .map_err(ApiError::bad_request)?;
+    match k3rs_apis::crd::lookup(res) {
+        Some(cr) => field.check_allowed(&cr.selectable),
+        None => field.check_fields(res.group, res.kind),
+    }
+    .map_err(ApiError::bad_request)?;
     let limit = match q.get("limit") {
         Some(l) if !l.is_empty() => l
             .parse::<i64>()

@@ -10,6 +10,7 @@
 pub mod authz;
 pub mod bootstrap;
 pub mod convert;
+pub mod crd_controller;
 pub mod discovery;
 pub mod encryption;
 pub mod fieldmanager;
@@ -197,6 +198,11 @@ pub async fn run(
     authz.start(&api).await.map_err(|e| {
         StartError::Bootstrap(format!("loading the authorizer's state: {}", e.message))
     })?;
+    // Established CRDs are served from the first request on.
+    if let Err(e) = crd_controller::initial_sync(&api).await {
+        tracing::warn!(error = %e.message, "registering CustomResourceDefinitions");
+    }
+    crd_controller::spawn(api.clone());
     if let Some(path) = &cfg.write_kubeconfig {
         let host = if cfg.bind_address.is_unspecified() || cfg.bind_address.is_loopback() {
             "127.0.0.1".to_string()

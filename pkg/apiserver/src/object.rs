@@ -66,6 +66,14 @@ pub fn decode_stored(res: &Resource, bytes: &[u8], revision: i64) -> ApiResult<V
     meta_mut(&mut obj).insert("resourceVersion".into(), json!(revision.to_string()));
     obj["apiVersion"] = json!(res.api_version());
     obj["kind"] = json!(res.kind);
+    // Custom resources are defaulted when read from storage too (as upstream), so a default added
+    // to the schema later shows on old objects.
+    if let Some(schema) = k3rs_apis::crd::lookup(res)
+        .as_ref()
+        .and_then(|c| c.schema.as_ref())
+    {
+        k3rs_apis::crd::schema::apply_defaults(schema, &mut obj);
+    }
     Ok(obj)
 }
 

@@ -10,20 +10,25 @@ use crate::status::{ApiError, ApiResult};
 use crate::store::Api;
 
 /// The Scale of an object with `spec.replicas`.
-pub fn to_scale(_res: &Resource, obj: &Value) -> Value {
+pub fn to_scale(res: &Resource, obj: &Value) -> Value {
     let m = meta(obj);
     let pick = |f: &str| m.and_then(|m| m.get(f)).cloned().unwrap_or(Value::Null);
-    let selector = obj
-        .pointer("/spec/selector")
-        .map(|s| {
-            // ReplicationControllers have a plain map selector.
-            if s.get("matchLabels").is_some() || s.get("matchExpressions").is_some() {
-                LabelSelector::string_from_object(s)
-            } else {
-                LabelSelector::string_from_object(&json!({"matchLabels": s}))
-            }
-        })
-        .unwrap_or_default();
+    let custom = k3rs_apis::crd::lookup(res).and_then(|c| c.scale.clone());
+    let (spec_path, status_path) = match &custom {
+        Some(p) => (p.spec_replicas.as_str(), p.status_replicas.as_str()),
+        None => ("/spec/replicas", "/status/replicas"),
+    };
+    let selector = if let Some(p) = &custom {
+        // A custom resource's labelSelectorPath points at a selector string.
+        p.label_selector
+            .as_deref()
+            .and_then(|sel| obj.pointer(sel))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    } else {
+        builtin_selector(obj)
+    };
     let mut metadata = json!({
         "name": pick("name"),
         "uid": pick("uid"),
@@ -37,12 +42,25 @@ pub fn to_scale(_res: &Resource, obj: &Value) -> Value {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
         "metadata": metadata,
-        "spec": {"replicas": obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)},
+        "spec": {"replicas": obj.pointer(spec_path).and_then(Value::as_i64).unwrap_or(0)},
         "status": {
-            "replicas": obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0),
+            "replicas": obj.pointer(status_path).and_then(Value::as_i64).unwrap_or(0),
             "selector": selector,
         },
     })
+}
+
+fn builtin_selector(obj: &Value) -> String {
+    obj.pointer("/spec/selector")
+        .map(|s| {
+            // ReplicationControllers have a plain map selector.
+            if s.get("matchLabels").is_some() || s.get("matchExpressions").is_some() {
+                LabelSelector::string_from_object(s)
+            } else {
+                LabelSelector::string_from_object(&json!({"matchLabels": s}))
+            }
+        })
+        .unwrap_or_default()
 }
 
 /// Applies a merge or JSON patch to a Scale.
@@ -98,12 +116,16 @@ pub async fn apply_scale(
             )
         })?,
     };
+    let spec_path = k3rs_apis::crd::lookup(res)
+        .and_then(|c| c.scale.as_ref().map(|p| p.spec_replicas.clone()))
+        .unwrap_or_else(|| "/spec/replicas".to_string());
     let precondition = meta_str(scale, "resourceVersion")
         .filter(|s| !s.is_empty())
         .map(str::to_string);
     api.update_by(res, ns, name, None, dry_run, track, |current| {
         let mut obj = current.clone();
-        crate::strategy::set_path(&mut obj, &["spec", "replicas"], json!(replicas));
+        let segments: Vec<&str> = spec_path.split('/').skip(1).collect();
+        crate::strategy::set_path(&mut obj, &segments, json!(replicas));
         let m = crate::object::meta_mut(&mut obj);
         match &precondition {
             Some(rv) => m.insert("resourceVersion".into(), json!(rv)),

@@ -167,7 +167,7 @@ impl ApiError {
         Self::new(
             422,
             "Invalid",
-            format!("{} \"{name}\" is invalid: {list}", res.kind),
+            format!("{} \"{name}\" is invalid: {list}", qualified_kind(res)),
         )
         .with_details(details)
     }
@@ -194,6 +194,15 @@ impl ApiError {
 }
 
 /// `pods` or `deployments.apps`, as upstream names a resource in messages.
+/// `Kind.group` (`Kind` for the core group), as upstream's `GroupKind.String()`.
+pub fn qualified_kind(res: &Resource) -> String {
+    if res.group.is_empty() {
+        res.kind.to_string()
+    } else {
+        format!("{}.{}", res.kind, res.group)
+    }
+}
+
 pub fn qualified(res: &Resource) -> String {
     if res.group.is_empty() {
         res.plural.to_string()

@@ -346,7 +346,13 @@ impl Api {
                 m.insert("name".into(), json!(name));
             }
         }
+        if k3rs_apis::crd::lookup(res).is_some_and(|c| c.terminating) {
+            return Err(ApiError::method_not_allowed(
+                "create not allowed while custom resource definition is terminating",
+            ));
+        }
         // Defaulting happens on decode, before the server fills in identity (as upstream).
+        strategy::custom_prepare(res, &mut obj);
         k3rs_apis::defaults::apply_defaults(res.group, res.kind, &mut obj);
         let m = meta_mut(&mut obj);
         m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
@@ -362,8 +368,9 @@ impl Api {
         fieldmanager::track(res, None, track, None, &mut obj);
         strategy::prepare_for_create(res, &mut obj);
         let name = crate::object::name(&obj).to_string();
-        let errs =
+        let mut errs =
             k3rs_apis::validation::validate_create(res.group, res.kind, res.namespaced, &obj);
+        errs.extend(strategy::custom_validate(res, &obj));
         if !errs.is_empty() {
             return Err(ApiError::invalid(res, &name, &errs));
         }
@@ -532,9 +539,10 @@ impl Api {
     ) -> ApiResult<(u16, Value)> {
         let key = res.key(ns, name);
         for _ in 0..MAX_RETRIES {
-            let Some((current, rev)) = self.get_opt(res, ns, name).await? else {
+            let Some((mut current, rev)) = self.get_opt(res, ns, name).await? else {
                 return Err(ApiError::not_found(res, name));
             };
+            strategy::before_delete(res, &mut current);
             let uid = meta_str(&current, "uid").unwrap_or_default().to_string();
             if let Some(pre) = &p.precondition_uid {
                 if pre != &uid {

@@ -75,7 +75,7 @@ fn qos_class(pod: &Value) -> &'static str {
 
 /// What a create may set: status is the system's, except where upstream keeps it.
 pub fn prepare_for_create(res: &Resource, obj: &mut Value) {
-    if obj.get("spec").is_some() {
+    if obj.get("spec").is_some() || res.is_custom() {
         meta_mut(obj).insert("generation".into(), json!(1));
     } else {
         meta_mut(obj).remove("generation");
@@ -97,6 +97,13 @@ pub fn prepare_for_create(res: &Resource, obj: &mut Value) {
         }
         // Nodes register with their status; CSRs' status is the approver's (kept empty).
         ("", "Node") => {}
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            let mut status = json!({"acceptedNames": {"plural": "", "kind": ""}, "conditions": [], "storedVersions": []});
+            if let Some(v) = crd_storage_version(obj) {
+                status["storedVersions"] = json!([v]);
+            }
+            obj["status"] = status;
+        }
         _ if res.has_status() => {
             if let Some(m) = obj.as_object_mut() {
                 m.remove("status");
@@ -318,9 +325,41 @@ pub fn prepare_for_update(
             ));
         }
     }
+    if is_crd(res) {
+        // The storage version joins status.storedVersions (as upstream's PrepareForUpdate).
+        if let Some(v) = crd_storage_version(new) {
+            let stored = new
+                .pointer("/status/storedVersions")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if !stored.iter().any(|s| s == v.as_str()) {
+                let mut stored = stored;
+                stored.push(json!(v));
+                set_path(new, &["status", "storedVersions"], json!(stored));
+            }
+        }
+    }
+    if res.is_custom() {
+        custom_prepare(res, new);
+    }
     if subresource.is_none() {
         k3rs_apis::defaults::apply_defaults(res.group, res.kind, new);
-        if spec_part(new) != spec_part(current) {
+        // A custom resource without a status subresource counts every change outside metadata
+        // (as upstream's strategy); everything else counts spec changes.
+        let changed = if res.is_custom() && !res.has_status() {
+            let content = |v: &Value| {
+                let mut c = v.clone();
+                if let Some(m) = c.as_object_mut() {
+                    m.remove("metadata");
+                }
+                c
+            };
+            content(new) != content(current)
+        } else {
+            spec_part(new) != spec_part(current)
+        };
+        if changed {
             if let Some(g) = meta(current)
                 .and_then(|m| m.get("generation"))
                 .and_then(Value::as_i64)
@@ -329,12 +368,105 @@ pub fn prepare_for_update(
             }
         }
     }
-    let errs =
+    let mut errs =
         k3rs_apis::validation::validate_update(res.group, res.kind, res.namespaced, new, current);
+    errs.extend(custom_validate(res, new));
     if !errs.is_empty() {
         return Err(ApiError::invalid(res, name, &errs));
     }
     Ok(())
+}
+
+fn is_crd(res: &Resource) -> bool {
+    res.group == "apiextensions.k8s.io" && res.kind == "CustomResourceDefinition"
+}
+
+/// The version a CRD marks `storage: true`.
+fn crd_storage_version(crd: &Value) -> Option<String> {
+    crd.pointer("/spec/versions")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+        .and_then(|v| v.get("name"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// Custom resources: unknown fields pruned and schema defaults applied (on create and update, as
+/// upstream's decoder does). Built-ins are untouched.
+pub fn custom_prepare(res: &Resource, obj: &mut Value) {
+    if let Some(schema) = k3rs_apis::crd::lookup(res)
+        .as_ref()
+        .and_then(|c| c.schema.as_ref())
+    {
+        k3rs_apis::crd::schema::prune(schema, obj);
+        k3rs_apis::crd::schema::apply_defaults(schema, obj);
+    }
+}
+
+/// Schema validation of a custom resource (empty for built-ins).
+pub fn custom_validate(res: &Resource, obj: &Value) -> Vec<k3rs_apis::validation::FieldError> {
+    match k3rs_apis::crd::lookup(res)
+        .as_ref()
+        .and_then(|c| c.schema.as_ref())
+    {
+        Some(schema) => k3rs_apis::crd::schema::validate(schema, obj),
+        None => Vec::new(),
+    }
+}
+
+/// Called when a delete request finds the object not yet being deleted: a CRD gets upstream's
+/// cleanup finalizer and a Terminating condition, so the CRD controller removes its custom
+/// resources before it goes.
+pub fn before_delete(res: &Resource, obj: &mut Value) {
+    if !is_crd(res) || meta(obj).is_some_and(|m| m.contains_key("deletionTimestamp")) {
+        return;
+    }
+    let m = meta_mut(obj);
+    let fins = m.entry("finalizers").or_insert_with(|| json!([]));
+    if !fins.is_array() {
+        *fins = json!([]);
+    }
+    if let Some(a) = fins.as_array_mut() {
+        if !a.iter().any(|f| f == k3rs_apis::crd::CLEANUP_FINALIZER) {
+            a.push(json!(k3rs_apis::crd::CLEANUP_FINALIZER));
+        }
+    }
+    set_condition(
+        obj,
+        "Terminating",
+        "True",
+        "InstanceDeletionInProgress",
+        "CustomResource deletion is in progress",
+    );
+}
+
+/// Sets a status condition (lastTransitionTime moves only when the status changes).
+pub fn set_condition(obj: &mut Value, type_: &str, status: &str, reason: &str, message: &str) {
+    let mut conds = obj
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let now = crate::object::now_rfc3339();
+    match conds
+        .iter_mut()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(type_))
+    {
+        Some(c) => {
+            if c.get("status").and_then(Value::as_str) != Some(status) {
+                c["lastTransitionTime"] = json!(now);
+            }
+            c["status"] = json!(status);
+            c["reason"] = json!(reason);
+            c["message"] = json!(message);
+        }
+        None => conds.push(json!({
+            "type": type_, "status": status, "lastTransitionTime": now,
+            "reason": reason, "message": message,
+        })),
+    }
+    set_path(obj, &["status", "conditions"], json!(conds));
 }
 
 /// Kinds a PUT may create (upstream's `AllowCreateOnUpdate`).

@@ -31,6 +31,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -79,13 +81,17 @@ func encode() {
 	}
 }
 
-// fullScheme is client-go's scheme plus the meta.k8s.io kinds (PartialObjectMetadata, ...).
+// fullScheme is client-go's scheme plus the meta.k8s.io kinds (PartialObjectMetadata, ...) and
+// apiextensions.k8s.io/v1 (CustomResourceDefinition).
 func fullScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	if err := scheme.AddToScheme(s); err != nil {
 		die("scheme: %v", err)
 	}
 	if err := metav1.AddMetaToScheme(s); err != nil {
+		die("scheme: %v", err)
+	}
+	if err := apiextensionsv1.AddToScheme(s); err != nil {
 		die("scheme: %v", err)
 	}
 	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})

@@ -22,12 +22,13 @@
 //! Nothing here panics on odd input: a field of the wrong JSON type becomes an `Invalid` error.
 
 mod config;
-mod formats;
+mod crd;
+pub(crate) mod formats;
 mod meta;
 mod pod;
 mod rbac;
 mod service;
-mod util;
+pub(crate) mod util;
 mod workloads;
 
 #[cfg(test)]
@@ -212,6 +213,7 @@ fn kind_info(group: &str, kind: &str) -> KindInfo {
         "node.k8s.io",
         "certificates.k8s.io",
         "events.k8s.io",
+        "apiextensions.k8s.io",
     ];
     let name_rule = match (group, kind) {
         ("", "Namespace") => NameRule::Label,
@@ -290,6 +292,7 @@ fn validate_kind(group: &str, kind: &str, obj: &Value, old: Option<&Value>, errs
         ("rbac.authorization.k8s.io", "ClusterRoleBinding") => {
             rbac::validate_binding(obj, old, false, errs)
         }
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => crd::validate_crd(obj, old, errs),
         _ => {}
     }
 }

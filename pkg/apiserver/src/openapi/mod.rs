@@ -7,6 +7,7 @@
 //! upstream). Group versions added at run time (custom resources) go through
 //! [`OpenApi::set_group_version`] with a document built by [`group_version_document`].
 
+pub mod custom;
 pub mod gnostic;
 pub mod paths;
 pub mod schemas;
@@ -190,8 +191,10 @@ pub fn v2_document(
 /// Generates every document of the built-in API.
 pub fn build(lookup: FieldLookup) -> Built {
     let start = Instant::now();
+    // Built-in groups only: custom resources are published at run time (see [`custom`]).
     let gvs: Vec<(&str, &str)> = registry::groups()
         .into_iter()
+        .filter(|(g, _)| registry::is_builtin_group(g))
         .flat_map(|(g, vs)| vs.into_iter().map(move |v| (g, v)))
         .collect();
     let definitions = schemas::builtin(lookup, &gvs);

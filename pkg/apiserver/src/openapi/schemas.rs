@@ -63,7 +63,8 @@ pub type FieldLookup = fn(&str, &str) -> Option<ExtensionSet>;
 pub fn proto_name(definition: &str) -> Option<String> {
     let mut parts = definition.splitn(3, '.');
     let (a, b, rest) = (parts.next()?, parts.next()?, parts.next()?);
-    Some(format!("{b}.{a}.{rest}"))
+    // Go package paths with a dash are protobuf packages with an underscore.
+    Some(format!("{b}.{a}.{}", rest.replace('-', "_")))
 }
 
 /// A kind with a definition: what `x-kubernetes-group-version-kind` says about it.
@@ -201,6 +202,7 @@ fn builtin_kinds(gen: &mut SchemaGenerator) -> Vec<KindDef> {
         api::admissionregistration::v1::ValidatingAdmissionPolicy,
         api::admissionregistration::v1::ValidatingAdmissionPolicyBinding,
         api::admissionregistration::v1::ValidatingWebhookConfiguration,
+        k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
         api::scheduling::v1::PriorityClass,
         api::coordination::v1::Lease,
         api::node::v1::RuntimeClass,
@@ -404,6 +406,19 @@ pub fn builtin(lookup: FieldLookup, group_versions: &[(&str, &str)]) -> Definiti
     if let Some(s) = schemas.get_mut(QUANTITY).and_then(Value::as_object_mut) {
         s.remove("x-kubernetes-int-or-string");
         s.insert("type".into(), json!("string"));
+    }
+    // apiextensions' types with a JSON form of their own (any JSON; a schema or a boolean/list)
+    // have no type, only a description, as upstream publishes them.
+    for (name, description) in [
+        ("JSON", "JSON represents any valid JSON value. These types are supported: bool, int64, float64, string, []interface{}, map[string]interface{} and nil."),
+        ("JSONSchemaPropsOrBool", "JSONSchemaPropsOrBool represents JSONSchemaProps or a boolean value. Defaults to true for the boolean property."),
+        ("JSONSchemaPropsOrArray", "JSONSchemaPropsOrArray represents a value that can either be a JSONSchemaProps or an array of JSONSchemaProps. Mainly here for serialization purposes."),
+        ("JSONSchemaPropsOrStringArray", "JSONSchemaPropsOrStringArray represents a JSONSchemaProps or a string array."),
+    ] {
+        let key = format!("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.{name}");
+        if schemas.contains_key(&key) {
+            schemas.insert(key, json!({ "description": description }));
+        }
     }
     apply_extensions(&mut schemas, lookup);
     apply_unions(&mut schemas);

@@ -82,7 +82,11 @@ fn registry_kinds_covered() {
 
 #[test]
 fn every_group_version_has_a_document_with_gvk_and_field_validation() {
-    for (g, versions) in registry::groups() {
+    // Built-in groups (custom resource groups other tests register are published at run time).
+    for (g, versions) in registry::groups()
+        .into_iter()
+        .filter(|(g, _)| registry::is_builtin_group(g))
+    {
         for v in versions {
             let key = gv_key(g, v);
             let doc = v3(&key);
@@ -251,10 +255,19 @@ fn v3_refs_resolve_and_refs_with_siblings_use_all_of() {
         fn no_ref_siblings(v: &Value) {
             match v {
                 Value::Object(o) => {
-                    if o.contains_key("$ref") {
+                    if o.get("$ref").is_some_and(Value::is_string) {
                         assert_eq!(o.len(), 1, "$ref with siblings: {v}");
                     }
-                    o.values().for_each(no_ref_siblings);
+                    // A property may be called `$ref` (JSONSchemaProps has one).
+                    for (k, x) in o {
+                        if k == "properties" {
+                            if let Value::Object(props) = x {
+                                props.values().for_each(no_ref_siblings);
+                            }
+                        } else {
+                            no_ref_siblings(x);
+                        }
+                    }
                 }
                 Value::Array(a) => a.iter().for_each(no_ref_siblings),
                 _ => {}
