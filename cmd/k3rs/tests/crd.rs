@@ -447,9 +447,33 @@ fn custom_resources_end_to_end() {
     assert_eq!(code, 201, "{created}");
     let c = get_json(&k, &["crontabs.v1.stable.example.com", "c"]);
     assert_eq!(c["apiVersion"], "stable.example.com/v1");
+    // Validation ratcheting: an object v1's schema rejects (written through v2beta1) can still
+    // be changed elsewhere through v1; changing the invalid value itself is refused.
+    let (code, created) = k.http(
+        "POST",
+        "/apis/stable.example.com/v2beta1/namespaces/default/crontabs",
+        "application/json",
+        &json!({"apiVersion": "stable.example.com/v2beta1", "kind": "CronTab", "metadata": {"name": "legacy"}, "spec": {"cronSpec": "bad", "replicas": 50}}).to_string(),
+    );
+    assert_eq!(code, 201, "{created}");
+    k.ok(&["label", "ct", "legacy", "ratchet=ok"]);
+    let err = k.err(&[
+        "patch",
+        "ct",
+        "legacy",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"replicas":60}}"#,
+    ]);
+    assert!(
+        err.contains("spec.replicas: Invalid value: 60: spec.replicas in body should be less than or equal to 10")
+            && !err.contains("spec.cronSpec"),
+        "{err}"
+    );
     // Categories reach kubectl through discovery.
     let cats = k.ok(&["get", "all-crons", "-o", "name"]);
     assert!(cats.contains("crontab.stable.example.com/c"), "{cats}");
+    k.ok(&["delete", "ct", "legacy"]);
     // Moving the storage version records it in status.storedVersions.
     k.ok(&[
         "patch",

@@ -370,7 +370,7 @@ impl Api {
         let name = crate::object::name(&obj).to_string();
         let mut errs =
             k3rs_apis::validation::validate_create(res.group, res.kind, res.namespaced, &obj);
-        errs.extend(strategy::custom_validate(res, &obj));
+        errs.extend(strategy::custom_validate(res, &obj, None));
         if !errs.is_empty() {
             return Err(ApiError::invalid(res, &name, &errs));
         }

@@ -370,7 +370,7 @@ pub fn prepare_for_update(
     }
     let mut errs =
         k3rs_apis::validation::validate_update(res.group, res.kind, res.namespaced, new, current);
-    errs.extend(custom_validate(res, new));
+    errs.extend(custom_validate(res, new, Some(current)));
     if !errs.is_empty() {
         return Err(ApiError::invalid(res, name, &errs));
     }
@@ -404,15 +404,54 @@ pub fn custom_prepare(res: &Resource, obj: &mut Value) {
     }
 }
 
-/// Schema validation of a custom resource (empty for built-ins).
-pub fn custom_validate(res: &Resource, obj: &Value) -> Vec<k3rs_apis::validation::FieldError> {
-    match k3rs_apis::crd::lookup(res)
-        .as_ref()
-        .and_then(|c| c.schema.as_ref())
-    {
-        Some(schema) => k3rs_apis::crd::schema::validate(schema, obj),
-        None => Vec::new(),
+/// Schema validation of a custom resource (empty for built-ins). On update (`old` set), errors
+/// on values the update did not change are dropped: upstream's validation ratcheting (GA), so a
+/// schema made stricter does not block unrelated changes to old objects.
+pub fn custom_validate(
+    res: &Resource,
+    obj: &Value,
+    old: Option<&Value>,
+) -> Vec<k3rs_apis::validation::FieldError> {
+    let cr = k3rs_apis::crd::lookup(res);
+    let Some(schema) = cr.as_ref().and_then(|c| c.schema.as_ref()) else {
+        return Vec::new();
+    };
+    let errs = k3rs_apis::crd::schema::validate(schema, obj);
+    match old {
+        None => errs,
+        Some(old) => errs
+            .into_iter()
+            .filter(|e| match field_pointer(&e.field) {
+                Some(p) => obj.pointer(&p) != old.pointer(&p),
+                None => true,
+            })
+            .collect(),
     }
+}
+
+/// `spec.ports[1].name` → `/spec/ports/1/name` (`None` for paths it cannot follow).
+fn field_pointer(field: &str) -> Option<String> {
+    let mut out = String::new();
+    for seg in field.split('.') {
+        let (name, mut rest) = match seg.find('[') {
+            Some(i) => (&seg[..i], &seg[i..]),
+            None => (seg, ""),
+        };
+        if name.is_empty() && rest.is_empty() {
+            return None;
+        }
+        if !name.is_empty() {
+            out.push('/');
+            out.push_str(&name.replace('~', "~0").replace('/', "~1"));
+        }
+        while let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            out.push('/');
+            out.push_str(&r[..end]);
+            rest = &r[end + 1..];
+        }
+    }
+    Some(out)
 }
 
 /// Called when a delete request finds the object not yet being deleted: a CRD gets upstream's
