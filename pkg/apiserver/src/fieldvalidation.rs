@@ -342,7 +342,18 @@ pub fn parse_errors(json_dups: Vec<String>) -> Vec<String> {
 /// Drops the fields of `obj` the kind's schema does not know and returns all strict errors:
 /// `parsed` (from parsing the body) first, then `unknown field "…"`. Duplicates inside unknown
 /// fields are not reported, as upstream skips unknown values without looking inside.
-fn check(api_version: &str, kind: &str, obj: &mut Value, parsed: Vec<String>) -> Vec<String> {
+fn check(
+    api_version: &str,
+    kind: &str,
+    obj: &mut Value,
+    parsed: Vec<String>,
+    in_document_order: bool,
+) -> Vec<String> {
+    let order = if in_document_order {
+        document_order(obj)
+    } else {
+        HashMap::new()
+    };
     // Built-in kinds: their protobuf schema; custom resources: their structural schema.
     let unknown = k3rs_apis::protobuf::prune_unknown(api_version, kind, obj)
         .or_else(|| k3rs_apis::crd::prune_unknown(api_version, kind, obj))
@@ -362,7 +373,48 @@ fn check(api_version: &str, kind: &str, obj: &mut Value, parsed: Vec<String>) ->
             .iter()
             .map(|u| format!("unknown field {}", quote(u))),
     );
+    // Upstream's decoder reports a body's problems as it meets them: in document order. (A
+    // patch's own problems come before those of the patched object.)
+    let position = |e: &String| {
+        e.split_once(' ')
+            .and_then(|(_, rest)| rest.strip_prefix("field "))
+            .and_then(|q| serde_json::from_str::<String>(q).ok())
+            .and_then(|p| order.get(&p).copied())
+            .unwrap_or(usize::MAX)
+    };
+    if in_document_order {
+        errs.sort_by_key(position);
+    }
     errs
+}
+
+/// The position of every field path (`spec.containers[0].name`) of `obj` in document order.
+fn document_order(obj: &Value) -> HashMap<String, usize> {
+    fn walk(v: &Value, path: &str, out: &mut HashMap<String, usize>) {
+        match v {
+            Value::Object(m) => {
+                for (k, child) in m {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    let n = out.len();
+                    out.entry(p.clone()).or_insert(n);
+                    walk(child, &p, out);
+                }
+            }
+            Value::Array(a) => {
+                for (i, child) in a.iter().enumerate() {
+                    walk(child, &format!("{path}[{i}]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = HashMap::new();
+    walk(obj, "", &mut out);
+    out
 }
 
 fn strict_message(errs: &[String]) -> String {
@@ -392,7 +444,7 @@ pub fn validate_body(
     obj: &mut Value,
     parsed: Vec<String>,
 ) -> ApiResult<Vec<String>> {
-    let errs = check(api_version, kind, obj, parsed);
+    let errs = check(api_version, kind, obj, parsed, true);
     if errs.is_empty() || directive == Directive::Ignore {
         return Ok(Vec::new());
     }
@@ -432,7 +484,7 @@ pub fn validate_patched(
     patch_errs: Vec<String>,
     shown: impl FnOnce() -> String,
 ) -> ApiResult<Vec<String>> {
-    let errs = check(api_version, kind, obj, patch_errs);
+    let errs = check(api_version, kind, obj, patch_errs, false);
     if errs.is_empty() || directive == Directive::Ignore {
         return Ok(Vec::new());
     }
