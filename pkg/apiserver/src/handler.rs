@@ -390,6 +390,23 @@ fn patch_errors(bytes: &[u8], content_type: &str, fv: Directive) -> Vec<String> 
     }
 }
 
+/// A create or update body, decoded and checked as the request's `fieldValidation` asks
+/// (`options`: `CreateOptions` or `UpdateOptions`) against the schema of `api_version`/`kind`:
+/// unknown fields removed, and the warnings to send.
+fn validated_body(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    query: &std::collections::HashMap<String, String>,
+    options: &str,
+    api_version: &str,
+    kind: &str,
+) -> ApiResult<(Value, Vec<String>)> {
+    let fv = crate::fieldvalidation::directive(query, options)?;
+    let (mut body, parsed) = decode_body(bytes, content_type, fv)?;
+    let warnings = crate::fieldvalidation::validate_body(fv, api_version, kind, &mut body, parsed)?;
+    Ok((body, warnings))
+}
+
 /// Adds `Warning` headers.
 fn with_warnings(mut resp: Response<Body>, warnings: &[String]) -> Response<Body> {
     for w in crate::fieldvalidation::warning_headers(warnings) {
@@ -798,14 +815,13 @@ impl Handler {
             ("watch", _) => self.watch(res, ns, name, query, fmt, conv, include).await,
             ("create", None) => {
                 let mgr = manager("CreateOptions")?;
-                let fv = crate::fieldvalidation::directive(query, "CreateOptions")?;
-                let (mut body, parsed) = decode_body(req.body(), ct.as_deref(), fv)?;
-                let warnings = crate::fieldvalidation::validate_body(
-                    fv,
+                let (body, warnings) = validated_body(
+                    req.body(),
+                    ct.as_deref(),
+                    query,
+                    "CreateOptions",
                     &res.api_version(),
                     res.kind,
-                    &mut body,
-                    parsed,
                 )?;
                 guard(&body, None)?;
                 let obj = self
@@ -833,14 +849,13 @@ impl Handler {
                     manager: &mgr,
                     subresource: "",
                 };
-                let fv = crate::fieldvalidation::directive(query, "UpdateOptions")?;
-                let (mut body, parsed) = decode_body(req.body(), ct.as_deref(), fv)?;
-                let warnings = crate::fieldvalidation::validate_body(
-                    fv,
+                let (body, warnings) = validated_body(
+                    req.body(),
+                    ct.as_deref(),
+                    query,
+                    "UpdateOptions",
                     &res.api_version(),
                     res.kind,
-                    &mut body,
-                    parsed,
                 )?;
                 match self
                     .api
@@ -971,14 +986,13 @@ impl Handler {
                 ))
             }
             ("status" | "finalize" | "approval", "update") => {
-                let fv = crate::fieldvalidation::directive(query, "UpdateOptions")?;
-                let (mut body, parsed) = decode_body(req.body(), ct.as_deref(), fv)?;
-                let warnings = crate::fieldvalidation::validate_body(
-                    fv,
+                let (body, warnings) = validated_body(
+                    req.body(),
+                    ct.as_deref(),
+                    query,
+                    "UpdateOptions",
                     &res.api_version(),
                     res.kind,
-                    &mut body,
-                    parsed,
                 )?;
                 let obj = self
                     .api
@@ -1025,12 +1039,14 @@ impl Handler {
                     format!("{}/{}", s.group, s.version)
                 };
                 let (scale, warnings) = if rr.verb == "update" {
-                    let fv = crate::fieldvalidation::directive(query, "UpdateOptions")?;
-                    let (mut body, parsed) = decode_body(req.body(), ct.as_deref(), fv)?;
-                    let w = crate::fieldvalidation::validate_body(
-                        fv, &scale_av, s.kind, &mut body, parsed,
-                    )?;
-                    (body, w)
+                    validated_body(
+                        req.body(),
+                        ct.as_deref(),
+                        query,
+                        "UpdateOptions",
+                        &scale_av,
+                        s.kind,
+                    )?
                 } else {
                     let fv = crate::fieldvalidation::directive(query, "PatchOptions")?;
                     let current = crate::scale::to_scale(res, &self.api.get(res, ns, name).await?);
