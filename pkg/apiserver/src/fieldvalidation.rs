@@ -379,8 +379,9 @@ fn check(
         e.split_once(' ')
             .and_then(|(_, rest)| rest.strip_prefix("field "))
             .and_then(|q| serde_json::from_str::<String>(q).ok())
-            .and_then(|p| order.get(&p).copied())
-            .unwrap_or(usize::MAX)
+            .map(|p| order.get(&p).map_or(usize::MAX, |i| i + 1))
+            // Not about one field (go-yaml's duplicate-key error): first, as upstream.
+            .unwrap_or(0)
     };
     if in_document_order {
         errs.sort_by_key(position);
