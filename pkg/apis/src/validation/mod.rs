@@ -213,7 +213,8 @@ fn kind_info(group: &str, kind: &str) -> KindInfo {
         "node.k8s.io",
         "certificates.k8s.io",
         "events.k8s.io",
-        "apiextensions.k8s.io",
+        // Not apiextensions.k8s.io: its objects' metadata is checked by apimachinery's rules,
+        // which only want qualified finalizer names (its own customresourcecleanup one is).
     ];
     let name_rule = match (group, kind) {
         ("", "Namespace") => NameRule::Label,
