@@ -802,11 +802,7 @@ async fn server_side_apply_and_kube_rs_dynamic_objects() {
     .await
     .unwrap();
 
-    let kc = kube::config::Kubeconfig::read_from(k.kubeconfig()).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .unwrap();
-    let client = kube::Client::try_from(config).unwrap();
+    let client = k.kube_client().await;
     let discovery = Discovery::new(client.clone()).run().await.unwrap();
     let (ar, caps): (ApiResource, ApiCapabilities) = discovery
         .groups()

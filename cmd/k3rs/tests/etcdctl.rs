@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::net::TcpStream;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -51,22 +50,14 @@ impl Shim {
     }
 
     fn etcdctl_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints={}", self.url))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("etcdctl (install etcd-client)");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        common::output_with_stdin(
+            Command::new("etcdctl")
+                .env("ETCDCTL_API", "3")
+                .arg(format!("--endpoints={}", self.url))
+                .args(args),
+            stdin,
+            "etcdctl (install etcd-client)",
+        )
     }
 
     /// Runs etcdctl and returns stdout, failing the test on a non-zero exit.

@@ -3,9 +3,8 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use common::K3rs;
 
@@ -17,26 +16,18 @@ fn kubectl_bin(version: &str) -> PathBuf {
 
 /// Runs one kubectl version with its own discovery/OpenAPI cache, `stdin` piped in.
 fn run(k: &K3rs, version: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(kubectl_bin(version))
-        .arg("--kubeconfig")
-        .arg(k.kubeconfig())
-        .args(args)
-        .env(
-            "KUBECACHEDIR",
-            k.dir.path().join(format!("cache-{version}")),
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    common::output_with_stdin(
+        Command::new(kubectl_bin(version))
+            .arg("--kubeconfig")
+            .arg(k.kubeconfig())
+            .args(args)
+            .env(
+                "KUBECACHEDIR",
+                k.dir.path().join(format!("cache-{version}")),
+            ),
+        stdin,
+        "kubectl",
+    )
 }
 
 fn text(o: &Output) -> String {

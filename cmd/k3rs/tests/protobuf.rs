@@ -224,16 +224,10 @@ fn protobuf_responses_for_get_list_errors_and_watch() {
     );
 
     // WATCH: length-prefixed WatchEvent frames.
-    let mut watch = Command::new("curl")
+    let mut watch = k
+        .admin_curl()
         .args([
-            "-sS",
             "-N",
-            "--cacert",
-            &k.tls("server-ca.crt"),
-            "--cert",
-            &k.tls("client-admin.crt"),
-            "--key",
-            &k.tls("client-admin.key"),
             "-H",
             &format!("Accept: {PB}, */*"),
             &k.url(&format!(

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::K3rs;
@@ -44,28 +44,17 @@ fn code_with(k: &K3rs, method: &str, path: &str, headers: &[&str]) -> (u16, Stri
     }
     args.extend(["-w".into(), "\n%{http_code}".into(), k.url(path)]);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = k.curl(&refs);
-    let t = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = t.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.parse().unwrap_or(0), body.to_string())
+    common::code_and_body(&k.curl(&refs))
 }
 
 /// Anonymous curl (no client certificate).
 fn anon(k: &K3rs, path: &str) -> (u16, String) {
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--cacert",
-            &k.tls("server-ca.crt"),
-            "-w",
-            "\n%{http_code}",
-            &k.url(path),
-        ])
+    let out = k
+        .anon_curl()
+        .args(["-w", "\n%{http_code}", &k.url(path)])
         .output()
         .unwrap();
-    let t = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = t.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.parse().unwrap_or(0), body.to_string())
+    common::code_and_body(&out)
 }
 
 fn setup(k: &K3rs) {

@@ -15,18 +15,14 @@ use serde_json::Value;
 
 /// (HTTP code, body) of a GET with a bearer token and no client certificate.
 fn get_with_token(k: &K3rs, path: &str, token: &str) -> (u16, Value) {
-    let out = Command::new("curl")
-        .args(["-sS", "--cacert", &k.tls("server-ca.crt")])
+    let out = k
+        .anon_curl()
         .args(["-H", &format!("Authorization: Bearer {token}")])
         .args(["-w", "\n%{http_code}", &k.url(path)])
         .output()
         .expect("curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (
-        code.parse().unwrap_or(0),
-        serde_json::from_str(body).unwrap_or(Value::String(body.into())),
-    )
+    let (code, body) = common::code_and_body(&out);
+    (code, common::json_or_text(body))
 }
 
 /// Asserts the token authenticates as `user`: the request gets past authentication (403 from
@@ -436,18 +432,7 @@ fn oidc_discovery_documents_verify_our_tokens() {
         assert_eq!(key["kid"], URL_SAFE_NO_PAD.encode(digest.as_ref()).as_str());
     }
     // Not public: no credentials, no documents.
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--cacert",
-            &k.tls("server-ca.crt"),
-            "-o",
-            "/dev/null",
-        ])
-        .args(["-w", "%{http_code}", &k.url("/openid/v1/jwks")])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "401");
+    assert_eq!(k.anon_status(&[], "/openid/v1/jwks"), "401");
 }
 
 /// Every byte of the SQLite datastore files (database, WAL).

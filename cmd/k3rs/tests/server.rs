@@ -407,20 +407,7 @@ fn status_codes(k: &K3rs) {
     assert_eq!(code, 200, "{v}");
     assert!(v["data"].get("n").is_none());
     // 401 without credentials (except the public paths), 403 for users outside system:masters.
-    let anon = Command::new("curl")
-        .args([
-            "-sS",
-            "--cacert",
-            &k.tls("server-ca.crt"),
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            &k.url(base),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&anon.stdout), "401");
+    assert_eq!(k.anon_status(&[], base), "401");
     for public in [
         "/version",
         "/healthz",
@@ -428,37 +415,12 @@ fn status_codes(k: &K3rs) {
         "/readyz",
         "/readyz?verbose",
     ] {
-        let out = Command::new("curl")
-            .args([
-                "-sS",
-                "--cacert",
-                &k.tls("server-ca.crt"),
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                &k.url(public),
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "200", "{public}");
+        assert_eq!(k.anon_status(&[], public), "200", "{public}");
     }
-    let bogus = Command::new("curl")
-        .args([
-            "-sS",
-            "--cacert",
-            &k.tls("server-ca.crt"),
-            "-H",
-            "Authorization: Bearer nope",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            &k.url(base),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&bogus.stdout), "401");
+    assert_eq!(
+        k.anon_status(&["-H", "Authorization: Bearer nope"], base),
+        "401"
+    );
     // A user outside system:masters (a client cert signed by the cluster's client CA) gets 403 until
     // RBAC exists; an unknown CA fails the TLS handshake.
     let ca = k3rs_auth::pki::CertKey {
@@ -1187,18 +1149,8 @@ fn raw_watch(k: &K3rs) {
         .unwrap()
         .to_string();
     let url = k.url(&format!("{base}?watch=1&resourceVersion={rv}&labelSelector=sel%3Dyes&allowWatchBookmarks=true&timeoutSeconds=14"));
-    let mut cmd = Command::new("curl");
-    cmd.args([
-        "-sS",
-        "-N",
-        "--cacert",
-        &k.tls("server-ca.crt"),
-        "--cert",
-        &k.tls("client-admin.crt"),
-        "--key",
-        &k.tls("client-admin.key"),
-        &url,
-    ]);
+    let mut cmd = k.admin_curl();
+    cmd.args(["-N", &url]);
     let child = cmd.stdout(Stdio::piped()).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(500));
     k.ok(&["create", "configmap", "w1"]);

@@ -291,11 +291,7 @@ async fn kube_rs_patch_apply() {
     let k = tokio::task::spawn_blocking(|| common::K3rs::start(None))
         .await
         .unwrap();
-    let kc = kube::config::Kubeconfig::read_from(k.kubeconfig()).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .unwrap();
-    let client = kube::Client::try_from(config).unwrap();
+    let client = k.kube_client().await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "default");
     let cm = |v: &str| ConfigMap {
         metadata: ObjectMeta {

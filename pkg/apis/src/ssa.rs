@@ -110,19 +110,24 @@ fn go_json(v: &Value, out: &mut String) {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
-            out.push('{');
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                go_json_str(k, out);
-                out.push(':');
-                go_json(&m[*k], out);
-            }
-            out.push('}');
+            go_json_object(keys.into_iter().map(|k| (k.as_str(), &m[k])), out);
         }
         other => out.push_str(&other.to_string()),
     }
+}
+
+/// A JSON object of `fields`, in their order, written as `go_json` writes values.
+fn go_json_object<'a>(fields: impl Iterator<Item = (&'a str, &'a Value)>, out: &mut String) {
+    out.push('{');
+    for (i, (k, v)) in fields.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        go_json_str(k, out);
+        out.push(':');
+        go_json(v, out);
+    }
+    out.push('}');
 }
 
 fn go_json_str(s: &str, out: &mut String) {
@@ -199,16 +204,8 @@ impl PathElement {
                 s.push_str(n);
             }
             PathElement::Key(fields) => {
-                s.push_str("k:{");
-                for (i, (k, v)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        s.push(',');
-                    }
-                    go_json_str(k, &mut s);
-                    s.push(':');
-                    go_json(v, &mut s);
-                }
-                s.push('}');
+                s.push_str("k:");
+                go_json_object(fields.iter().map(|(k, v)| (k.as_str(), v)), &mut s);
             }
             PathElement::Value(v) => {
                 s.push_str("v:");
@@ -376,20 +373,7 @@ impl FieldSet {
 
     /// Paths in `self` and not in `other` (path by path).
     pub fn difference(&self, other: &FieldSet) -> FieldSet {
-        let mut out = FieldSet {
-            members: self.members.difference(&other.members).cloned().collect(),
-            children: BTreeMap::new(),
-        };
-        for (pe, c) in &self.children {
-            let d = match other.children.get(pe) {
-                Some(o) => c.difference(o),
-                None => c.clone(),
-            };
-            if !d.is_empty() {
-                out.children.insert(pe.clone(), d);
-            }
-        }
-        out
+        self.subtract(other, false)
     }
 
     pub fn intersection(&self, other: &FieldSet) -> FieldSet {
@@ -410,16 +394,22 @@ impl FieldSet {
 
     /// Paths in `self` that are neither in `other` nor below one of its members.
     pub fn recursive_difference(&self, other: &FieldSet) -> FieldSet {
+        self.subtract(other, true)
+    }
+
+    /// Paths in `self` and not in `other`; with `below_members`, not below one of `other`'s
+    /// members either.
+    fn subtract(&self, other: &FieldSet, below_members: bool) -> FieldSet {
         let mut out = FieldSet {
             members: self.members.difference(&other.members).cloned().collect(),
             children: BTreeMap::new(),
         };
         for (pe, c) in &self.children {
-            if other.members.contains(pe) {
+            if below_members && other.members.contains(pe) {
                 continue;
             }
             let d = match other.children.get(pe) {
-                Some(o) => c.recursive_difference(o),
+                Some(o) => c.subtract(o, below_members),
                 None => c.clone(),
             };
             if !d.is_empty() {

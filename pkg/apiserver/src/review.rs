@@ -19,17 +19,25 @@ use crate::handler::{decode, respond_value, Body, Handler};
 use crate::request::ResourceRequest;
 use crate::status::{ApiError, ApiResult};
 
+/// A JSON object of `(name, value, omit)` fields, without those whose `omit` is true (Go's
+/// `omitempty`).
+fn object_omitting(fields: Vec<(&str, Value, bool)>) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .filter(|(_, _, omit)| !omit)
+            .map(|(k, v, _)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
 fn user_json(u: &UserInfo) -> Value {
-    let mut m = Map::new();
-    m.insert("username".into(), json!(u.name));
-    if !u.uid.is_empty() {
-        m.insert("uid".into(), json!(u.uid));
-    }
-    m.insert("groups".into(), json!(u.groups));
-    if !u.extra.is_empty() {
-        m.insert("extra".into(), json!(u.extra));
-    }
-    Value::Object(m)
+    object_omitting(vec![
+        ("username", json!(u.name), false),
+        ("uid", json!(u.uid), u.uid.is_empty()),
+        ("groups", json!(u.groups), false),
+        ("extra", json!(u.extra), u.extra.is_empty()),
+    ])
 }
 
 fn invalid(kind: &str, field: &str, value: &str, msg: &str) -> ApiError {
@@ -123,16 +131,16 @@ fn rules_status(h: &Handler, user: &UserInfo, ns: &str) -> Value {
         .iter()
         .filter(|r| !r.resources.is_empty())
         .map(|r| {
-            let mut m = Map::new();
-            m.insert("verbs".into(), json!(r.verbs));
-            if !r.api_groups.is_empty() {
-                m.insert("apiGroups".into(), json!(r.api_groups));
-            }
-            m.insert("resources".into(), json!(r.resources));
-            if !r.resource_names.is_empty() {
-                m.insert("resourceNames".into(), json!(r.resource_names));
-            }
-            Value::Object(m)
+            object_omitting(vec![
+                ("verbs", json!(r.verbs), false),
+                ("apiGroups", json!(r.api_groups), r.api_groups.is_empty()),
+                ("resources", json!(r.resources), false),
+                (
+                    "resourceNames",
+                    json!(r.resource_names),
+                    r.resource_names.is_empty(),
+                ),
+            ])
         })
         .collect();
     let non_resource_rules: Vec<Value> = rules

@@ -422,24 +422,67 @@ struct CrudJob {
 /// One CRUD phase for one worker: runs until `deadline` (create, get, update)
 /// or until its objects are gone (delete).
 async fn crud_worker(job: CrudJob, mut objects: Objects) -> (WorkerTally, Objects) {
+    let t = match &mut objects {
+        Objects::ConfigMaps(objs) => {
+            let value = job.value.clone();
+            crud_kind(
+                &job,
+                objs,
+                |name| configmap(name, &value),
+                |obj: &mut ConfigMap, n| {
+                    obj.data
+                        .get_or_insert_with(BTreeMap::new)
+                        .insert("n".into(), n);
+                },
+            )
+            .await
+        }
+        Objects::Pods(objs) => {
+            crud_kind(&job, objs, pod, |obj: &mut Pod, n| {
+                obj.metadata
+                    .labels
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert("n".into(), n);
+            })
+            .await
+        }
+    };
+    (t, objects)
+}
+
+/// `crud_worker` for the objects of one kind: `make` builds the object of a name to create,
+/// `touch` changes an object before it is updated (with the update's number).
+async fn crud_kind<K>(
+    job: &CrudJob,
+    objs: &mut Vec<K>,
+    make: impl Fn(&str) -> K,
+    touch: impl Fn(&mut K, String),
+) -> WorkerTally
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned,
+    K::DynamicType: Default,
+{
     let CrudJob {
-        client,
-        ns,
         op,
         prefix,
         deadline,
         op_timeout,
-        value,
+        ..
     } = job;
+    let (deadline, op_timeout) = (*deadline, *op_timeout);
+    let api: Api<K> = Api::namespaced(job.client.clone(), &job.ns);
     let mut t = WorkerTally::default();
     let pp = PostParams::default();
     let dp = DeleteParams::default();
     let mut i = 0usize;
-    match (&mut objects, op) {
-        (Objects::ConfigMaps(objs), "create") => {
-            let api: Api<ConfigMap> = Api::namespaced(client, &ns);
+    match *op {
+        "create" => {
             while Instant::now() < deadline {
-                let obj = configmap(&format!("{prefix}-{i}"), &value);
+                let obj = make(&format!("{prefix}-{i}"));
                 i += 1;
                 let s = Instant::now();
                 let r = bounded(op_timeout, api.create(&pp, &obj)).await;
@@ -449,27 +492,9 @@ async fn crud_worker(job: CrudJob, mut objects: Objects) -> (WorkerTally, Object
                 }
             }
         }
-        (Objects::Pods(objs), "create") => {
-            let api: Api<Pod> = Api::namespaced(client, &ns);
+        "get" if !objs.is_empty() => {
             while Instant::now() < deadline {
-                let obj = pod(&format!("{prefix}-{i}"));
-                i += 1;
-                let s = Instant::now();
-                let r = bounded(op_timeout, api.create(&pp, &obj)).await;
-                let r = r.map(|o| objs.push(o));
-                if !t.record(s, r) {
-                    tokio::time::sleep(ERROR_BACKOFF).await;
-                }
-            }
-        }
-        (Objects::ConfigMaps(objs), "get") if !objs.is_empty() => {
-            let api: Api<ConfigMap> = Api::namespaced(client, &ns);
-            while Instant::now() < deadline {
-                let name = objs[i % objs.len()]
-                    .metadata
-                    .name
-                    .clone()
-                    .unwrap_or_default();
+                let name = objs[i % objs.len()].meta().name.clone().unwrap_or_default();
                 i += 1;
                 let s = Instant::now();
                 let r = bounded(op_timeout, api.get(&name)).await.map(|_| ());
@@ -478,32 +503,13 @@ async fn crud_worker(job: CrudJob, mut objects: Objects) -> (WorkerTally, Object
                 }
             }
         }
-        (Objects::Pods(objs), "get") if !objs.is_empty() => {
-            let api: Api<Pod> = Api::namespaced(client, &ns);
-            while Instant::now() < deadline {
-                let name = objs[i % objs.len()]
-                    .metadata
-                    .name
-                    .clone()
-                    .unwrap_or_default();
-                i += 1;
-                let s = Instant::now();
-                let r = bounded(op_timeout, api.get(&name)).await.map(|_| ());
-                if !t.record(s, r) {
-                    tokio::time::sleep(ERROR_BACKOFF).await;
-                }
-            }
-        }
-        (Objects::ConfigMaps(objs), "update") if !objs.is_empty() => {
-            let api: Api<ConfigMap> = Api::namespaced(client, &ns);
+        "update" if !objs.is_empty() => {
             while Instant::now() < deadline {
                 let k = i % objs.len();
                 i += 1;
                 let mut obj = objs[k].clone();
-                let name = obj.metadata.name.clone().unwrap_or_default();
-                obj.data
-                    .get_or_insert_with(BTreeMap::new)
-                    .insert("n".into(), i.to_string());
+                let name = obj.meta().name.clone().unwrap_or_default();
+                touch(&mut obj, i.to_string());
                 let s = Instant::now();
                 let r = bounded(op_timeout, api.replace(&name, &pp, &obj)).await;
                 let r = r.map(|o| objs[k] = o);
@@ -512,46 +518,12 @@ async fn crud_worker(job: CrudJob, mut objects: Objects) -> (WorkerTally, Object
                 }
             }
         }
-        (Objects::Pods(objs), "update") if !objs.is_empty() => {
-            let api: Api<Pod> = Api::namespaced(client, &ns);
-            while Instant::now() < deadline {
-                let k = i % objs.len();
-                i += 1;
-                let mut obj = objs[k].clone();
-                let name = obj.metadata.name.clone().unwrap_or_default();
-                obj.metadata
-                    .labels
-                    .get_or_insert_with(BTreeMap::new)
-                    .insert("n".into(), i.to_string());
-                let s = Instant::now();
-                let r = bounded(op_timeout, api.replace(&name, &pp, &obj)).await;
-                let r = r.map(|o| objs[k] = o);
-                if !t.record(s, r) {
-                    tokio::time::sleep(ERROR_BACKOFF).await;
-                }
-            }
-        }
-        (Objects::ConfigMaps(objs), "delete") => {
-            let api: Api<ConfigMap> = Api::namespaced(client, &ns);
+        "delete" => {
             while let Some(o) = objs.pop() {
                 if Instant::now() >= deadline {
                     break;
                 }
-                let name = o.metadata.name.unwrap_or_default();
-                let s = Instant::now();
-                let r = bounded(op_timeout, api.delete(&name, &dp))
-                    .await
-                    .map(|_| ());
-                t.record(s, r);
-            }
-        }
-        (Objects::Pods(objs), "delete") => {
-            let api: Api<Pod> = Api::namespaced(client, &ns);
-            while let Some(o) = objs.pop() {
-                if Instant::now() >= deadline {
-                    break;
-                }
-                let name = o.metadata.name.unwrap_or_default();
+                let name = o.meta().name.clone().unwrap_or_default();
                 let s = Instant::now();
                 let r = bounded(op_timeout, api.delete(&name, &dp))
                     .await
@@ -561,7 +533,7 @@ async fn crud_worker(job: CrudJob, mut objects: Objects) -> (WorkerTally, Object
         }
         _ => {}
     }
-    (t, objects)
+    t
 }
 
 async fn crud(

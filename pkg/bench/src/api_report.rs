@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::api_results::{ApiSystemResults, CrudResult};
+use crate::report::{fmt_ratio, fmt_value, Better};
 use crate::stats::LatencySummary;
 
 /// Targets for k3rs on SQLite (from the benchmark issue).
@@ -40,14 +41,6 @@ impl<'a> Systems<'a> {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Better {
-    Higher,
-    Lower,
-    /// Counts (errors, missed events): no ratio.
-    Count,
-}
-
 struct Row {
     label: String,
     better: Better,
@@ -55,34 +48,6 @@ struct Row {
     values: [Option<f64>; 4],
     /// What each cell shows.
     cells: [String; 4],
-}
-
-fn fmt_num(v: f64, decimals: usize) -> String {
-    if decimals > 0 {
-        return format!("{v:.decimals$}");
-    }
-    let s = format!("{v:.0}");
-    let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    format!("{sign}{out}")
-}
-
-fn fmt_opt(v: Option<f64>, decimals: usize) -> String {
-    v.map_or_else(|| "—".to_string(), |v| fmt_num(v, decimals))
-}
-
-fn ratio(a: Option<f64>, b: Option<f64>, better: Better) -> String {
-    match (better, a, b) {
-        (Better::Count, _, _) => "—".into(),
-        (_, Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
-        _ => "—".into(),
-    }
 }
 
 fn numeric_row(
@@ -97,7 +62,7 @@ fn numeric_row(
         label: label.into(),
         better,
         values,
-        cells: values.map(|v| fmt_opt(v, decimals)),
+        cells: values.map(|v| fmt_value(v, decimals)),
     }
 }
 
@@ -124,8 +89,8 @@ fn table(title: &str, rows: &[Row], out: &mut String) {
         }
         out.push_str(&format!(
             " {} | {} |\n",
-            ratio(r.values[0], r.values[2], r.better),
-            ratio(r.values[1], r.values[2], r.better)
+            fmt_ratio(r.values[0], r.values[2], r.better),
+            fmt_ratio(r.values[1], r.values[2], r.better)
         ));
     }
     out.push('\n');
@@ -145,7 +110,7 @@ fn per_process_cell(
     let Some(r) = r else {
         return "—".into();
     };
-    let t = fmt_opt(total, decimals);
+    let t = fmt_value(total, decimals);
     if r.footprint.processes.len() < 2 || total.is_none() {
         return t;
     }
@@ -153,7 +118,7 @@ fn per_process_cell(
         .footprint
         .processes
         .iter()
-        .map(|p| fmt_opt(part(p), decimals))
+        .map(|p| fmt_value(part(p), decimals))
         .collect();
     format!("{t} ({})", parts.join(" + "))
 }

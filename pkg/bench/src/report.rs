@@ -10,9 +10,10 @@ pub const TARGET_WATCH_P99_MS: f64 = 10.0;
 
 /// Whether a bigger value of a row is better, a smaller one, or neither (counts).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Better {
+pub(crate) enum Better {
     Higher,
     Lower,
+    /// Counts (errors, missed events): no ratio.
     Count,
 }
 
@@ -37,7 +38,8 @@ impl<'a> Columns<'a> {
     }
 }
 
-fn fmt_value(v: Option<f64>, decimals: usize) -> String {
+/// `v` with `decimals` decimals (thousands separators when 0), "—" when unknown.
+pub(crate) fn fmt_value(v: Option<f64>, decimals: usize) -> String {
     match v {
         None => "—".into(),
         Some(v) if decimals == 0 => {
@@ -57,7 +59,8 @@ fn fmt_value(v: Option<f64>, decimals: usize) -> String {
     }
 }
 
-fn fmt_ratio(k3rs: Option<f64>, peer: Option<f64>, better: Better) -> String {
+/// `k3rs ÷ peer` as "1.23×"; "—" for counts or when either is unknown.
+pub(crate) fn fmt_ratio(k3rs: Option<f64>, peer: Option<f64>, better: Better) -> String {
     match (better, k3rs, peer) {
         (Better::Count, _, _) => "—".into(),
         (_, Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),

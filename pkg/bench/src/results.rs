@@ -44,6 +44,24 @@ impl ErrorTally {
     }
 }
 
+/// The results saved at `path`; `None` when no path is given or no file is there.
+pub fn read_results<T: serde::de::DeserializeOwned>(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Option<T>> {
+    use anyhow::Context;
+    match path {
+        None => Ok(None),
+        Some(p) if !p.exists() => Ok(None),
+        Some(p) => {
+            let s =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Ok(Some(
+                serde_json::from_str(&s).with_context(|| format!("parsing {}", p.display()))?,
+            ))
+        }
+    }
+}
+
 /// Parameters of a run, recorded next to the results.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunConfig {

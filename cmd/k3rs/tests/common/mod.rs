@@ -2,7 +2,7 @@
 //! the stock kubectl and with curl (admin client certificate).
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -107,21 +107,48 @@ impl K3rs {
             .to_string()
     }
 
+    /// A kube-rs client from the admin kubeconfig.
+    pub async fn kube_client(&self) -> kube::Client {
+        let kc = kube::config::Kubeconfig::read_from(self.kubeconfig()).unwrap();
+        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .unwrap();
+        kube::Client::try_from(config).unwrap()
+    }
+
+    /// `curl -sS` trusting the cluster CA, with no client credentials.
+    pub fn anon_curl(&self) -> Command {
+        let mut c = Command::new("curl");
+        c.args(["-sS", "--cacert", &self.tls("server-ca.crt")]);
+        c
+    }
+
+    /// `anon_curl` with the admin client certificate.
+    pub fn admin_curl(&self) -> Command {
+        let mut c = self.anon_curl();
+        c.args([
+            "--cert",
+            &self.tls("client-admin.crt"),
+            "--key",
+            &self.tls("client-admin.key"),
+        ]);
+        c
+    }
+
     /// curl with the cluster CA and the admin client certificate.
     pub fn curl(&self, args: &[&str]) -> Output {
-        Command::new("curl")
-            .args([
-                "-sS",
-                "--cacert",
-                &self.tls("server-ca.crt"),
-                "--cert",
-                &self.tls("client-admin.crt"),
-                "--key",
-                &self.tls("client-admin.key"),
-            ])
-            .args(args)
+        self.admin_curl().args(args).output().expect("curl")
+    }
+
+    /// The HTTP status code of an anonymous request to `path` (`extra` are more curl arguments).
+    pub fn anon_status(&self, extra: &[&str], path: &str) -> String {
+        let out = self
+            .anon_curl()
+            .args(extra)
+            .args(["-o", "/dev/null", "-w", "%{http_code}", &self.url(path)])
             .output()
-            .expect("curl")
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// An HTTP call: returns (status code, body as JSON or text).
@@ -150,10 +177,8 @@ impl K3rs {
                 &self.url(path),
             ])
         };
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        let v = serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.to_string()));
-        (code.parse().unwrap_or(0), v)
+        let (code, body) = code_and_body(&out);
+        (code, json_or_text(body))
     }
 
     pub fn kubectl(&self, args: &[&str]) -> Output {
@@ -244,6 +269,37 @@ impl Drop for K3rs {
 }
 
 /// The stdout lines of a running child (e.g. a `-w` / `watch` command), as they come.
+/// Runs `cmd` with `stdin` written to its standard input and its output captured; `what` names
+/// the program if it cannot be started.
+pub fn output_with_stdin(cmd: &mut Command, stdin: &str, what: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect(what);
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// (status code, body) of a curl run whose last argument before the URL was
+/// `-w "\n%{http_code}"`; code 0 when there is none.
+pub fn code_and_body(out: &Output) -> (u16, String) {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.parse().unwrap_or(0), body.to_string())
+}
+
+/// `body` parsed as JSON, or as a JSON string when it is not JSON.
+pub fn json_or_text(body: String) -> serde_json::Value {
+    serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body))
+}
+
 pub fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
     let stdout = child
         .stdout

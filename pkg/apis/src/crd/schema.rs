@@ -483,9 +483,18 @@ fn validate_string(s: &Value, st: &str, v: &Value, path: &str, errs: &mut Vec<Fi
     }
 }
 
-fn validate_array(s: &Value, items: &[Value], v: &Value, path: &str, errs: &mut Vec<FieldError>) {
-    if let Some(max) = s.get("maxItems").and_then(Value::as_u64) {
-        if items.len() as u64 > max {
+/// The size bounds of `s` against `len`: `[max key, min key, what the minimum counts]`, as
+/// `["maxItems", "minItems", "items"]`.
+fn check_size(
+    s: &Value,
+    [max_key, min_key, noun]: [&str; 3],
+    len: usize,
+    v: &Value,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+) {
+    if let Some(max) = s.get(max_key).and_then(Value::as_u64) {
+        if len as u64 > max {
             errs.push(FieldError {
                 reason: CauseType::TooMany,
                 field: path.to_string(),
@@ -493,19 +502,30 @@ fn validate_array(s: &Value, items: &[Value], v: &Value, path: &str, errs: &mut 
                     "must have at most {max} {}",
                     if max == 1 { "item" } else { "items" }
                 ),
-                bad_value: Some(Value::from(items.len())),
+                bad_value: Some(Value::from(len)),
             });
         }
     }
-    if let Some(min) = s.get("minItems").and_then(Value::as_u64) {
-        if (items.len() as u64) < min {
+    if let Some(min) = s.get(min_key).and_then(Value::as_u64) {
+        if (len as u64) < min {
             errs.push(body_invalid(
                 path,
                 v,
-                format!("{path} in body should have at least {min} items"),
+                format!("{path} in body should have at least {min} {noun}"),
             ));
         }
     }
+}
+
+fn validate_array(s: &Value, items: &[Value], v: &Value, path: &str, errs: &mut Vec<FieldError>) {
+    check_size(
+        s,
+        ["maxItems", "minItems", "items"],
+        items.len(),
+        v,
+        path,
+        errs,
+    );
     if flag(s, "uniqueItems") {
         for (i, it) in items.iter().enumerate() {
             if items[..i].contains(it) {
@@ -571,28 +591,14 @@ fn validate_object(
             }
         }
     }
-    if let Some(max) = s.get("maxProperties").and_then(Value::as_u64) {
-        if m.len() as u64 > max {
-            errs.push(FieldError {
-                reason: CauseType::TooMany,
-                field: path.to_string(),
-                detail: format!(
-                    "must have at most {max} {}",
-                    if max == 1 { "item" } else { "items" }
-                ),
-                bad_value: Some(Value::from(m.len())),
-            });
-        }
-    }
-    if let Some(min) = s.get("minProperties").and_then(Value::as_u64) {
-        if (m.len() as u64) < min {
-            errs.push(body_invalid(
-                path,
-                v,
-                format!("{path} in body should have at least {min} properties"),
-            ));
-        }
-    }
+    check_size(
+        s,
+        ["maxProperties", "minProperties", "properties"],
+        m.len(),
+        v,
+        path,
+        errs,
+    );
     if flag(s, "x-kubernetes-embedded-resource") {
         for f in ["apiVersion", "kind"] {
             match m.get(f).and_then(Value::as_str) {

@@ -199,7 +199,90 @@ struct Op {
     responses: Vec<(&'static str, Value)>,
 }
 
+/// Media types of list responses, which can also be watched.
+const PRODUCES_LIST: &[&str] = &[
+    "application/json",
+    "application/yaml",
+    "application/json;stream=watch",
+];
+
+/// `base` followed by `extra`.
+fn join(mut base: Vec<Value>, extra: Vec<Value>) -> Vec<Value> {
+    base.extend(extra);
+    base
+}
+
 impl Op {
+    /// `get` of a list of `list_def`.
+    fn list(id: String, description: String, params: Vec<Value>, list_def: &str) -> Op {
+        Op {
+            method: "get",
+            action: "list",
+            id,
+            description,
+            params,
+            consumes: None,
+            produces: PRODUCES_LIST,
+            responses: vec![ok(list_def)],
+        }
+    }
+
+    /// `get` of one `def`.
+    fn read(id: String, description: String, def: &str) -> Op {
+        Op {
+            method: "get",
+            action: "get",
+            id,
+            description,
+            params: vec![],
+            consumes: None,
+            produces: PRODUCES,
+            responses: vec![ok(def)],
+        }
+    }
+
+    /// `post` of a `def`.
+    fn create(id: String, description: String, def: &str) -> Op {
+        Op {
+            method: "post",
+            action: "post",
+            id,
+            description,
+            params: join(vec![body_param(def)], write_params(false)),
+            consumes: Some(&["*/*"]),
+            produces: PRODUCES,
+            responses: vec![ok(def), created(def), accepted(def)],
+        }
+    }
+
+    /// `put` of a `def`.
+    fn replace(id: String, description: String, def: &str) -> Op {
+        Op {
+            method: "put",
+            action: "put",
+            id,
+            description,
+            params: join(vec![body_param(def)], write_params(false)),
+            consumes: Some(&["*/*"]),
+            produces: PRODUCES,
+            responses: vec![ok(def), created(def)],
+        }
+    }
+
+    /// `patch` of a `def`.
+    fn patch(id: String, description: String, def: &str) -> Op {
+        Op {
+            method: "patch",
+            action: "patch",
+            id,
+            description,
+            params: join(vec![body_param(PATCH)], write_params(true)),
+            consumes: Some(PATCH_TYPES),
+            produces: PRODUCES,
+            responses: vec![ok(def), created(def)],
+        }
+    }
+
     fn render(self, tag: &str, gvk: Option<Value>) -> (&'static str, Value) {
         let mut responses = Map::new();
         for (code, r) in self.responses {
@@ -304,10 +387,6 @@ pub fn resource_paths(r: &ResourceInfo, out: &mut BTreeMap<String, Value>) {
         ("", "", vec![])
     };
     let name_param = || path_param("name", &format!("name of the {kind}"));
-    let with = |mut base: Vec<Value>, extra: Vec<Value>| {
-        base.extend(extra);
-        base
-    };
     let def = r.definition.as_str();
     // Kinds without a list (the review kinds) are only ever created.
     let listable = |verb: &str| r.has(verb) && r.list_definition.is_some();
@@ -318,32 +397,19 @@ pub fn resource_paths(r: &ResourceInfo, out: &mut BTreeMap<String, Value>) {
     if listable("list") {
         let mut params = list_params(true);
         params.push(watch_param());
-        ops.push(Op {
-            method: "get",
-            action: "list",
-            id: format!("list{gv}{scope}{kind}"),
-            description: format!("list or watch objects of kind {kind}"),
+        ops.push(Op::list(
+            format!("list{gv}{scope}{kind}"),
+            format!("list or watch objects of kind {kind}"),
             params,
-            consumes: None,
-            produces: &[
-                "application/json",
-                "application/yaml",
-                "application/json;stream=watch",
-            ],
-            responses: vec![ok(list_def)],
-        });
+            list_def,
+        ));
     }
     if r.has("create") {
-        ops.push(Op {
-            method: "post",
-            action: "post",
-            id: format!("create{gv}{scope}{kind}"),
-            description: format!("create a {kind}"),
-            params: with(vec![body_param(def)], write_params(false)),
-            consumes: Some(&["*/*"]),
-            produces: PRODUCES,
-            responses: vec![ok(def), created(def), accepted(def)],
-        });
+        ops.push(Op::create(
+            format!("create{gv}{scope}{kind}"),
+            format!("create a {kind}"),
+            def,
+        ));
     }
     if listable("deletecollection") {
         ops.push(Op {
@@ -351,8 +417,8 @@ pub fn resource_paths(r: &ResourceInfo, out: &mut BTreeMap<String, Value>) {
             action: "deletecollection",
             id: format!("delete{gv}Collection{scope}{kind}"),
             description: format!("delete a collection of {kind}"),
-            params: with(
-                with(vec![body_param(DELETE_OPTIONS)], delete_params()),
+            params: join(
+                join(vec![body_param(DELETE_OPTIONS)], delete_params()),
                 list_params(false),
             ),
             consumes: Some(&["*/*"]),
@@ -364,7 +430,7 @@ pub fn resource_paths(r: &ResourceInfo, out: &mut BTreeMap<String, Value>) {
         out.insert(
             format!("{prefix}{scope_prefix}/{}", r.plural),
             path_item(
-                with(scope_params.clone(), vec![pretty()]),
+                join(scope_params.clone(), vec![pretty()]),
                 ops.into_iter()
                     .map(|o| o.render(&tag, Some(gvk.clone())))
                     .collect(),
@@ -375,40 +441,25 @@ pub fn resource_paths(r: &ResourceInfo, out: &mut BTreeMap<String, Value>) {
     // One object.
     let mut ops = Vec::new();
     if r.has("get") {
-        ops.push(Op {
-            method: "get",
-            action: "get",
-            id: format!("read{gv}{scope}{kind}"),
-            description: format!("read the specified {kind}"),
-            params: vec![],
-            consumes: None,
-            produces: PRODUCES,
-            responses: vec![ok(def)],
-        });
+        ops.push(Op::read(
+            format!("read{gv}{scope}{kind}"),
+            format!("read the specified {kind}"),
+            def,
+        ));
     }
     if r.has("update") {
-        ops.push(Op {
-            method: "put",
-            action: "put",
-            id: format!("replace{gv}{scope}{kind}"),
-            description: format!("replace the specified {kind}"),
-            params: with(vec![body_param(def)], write_params(false)),
-            consumes: Some(&["*/*"]),
-            produces: PRODUCES,
-            responses: vec![ok(def), created(def)],
-        });
+        ops.push(Op::replace(
+            format!("replace{gv}{scope}{kind}"),
+            format!("replace the specified {kind}"),
+            def,
+        ));
     }
     if r.has("patch") {
-        ops.push(Op {
-            method: "patch",
-            action: "patch",
-            id: format!("patch{gv}{scope}{kind}"),
-            description: format!("partially update the specified {kind}"),
-            params: with(vec![body_param(PATCH)], write_params(true)),
-            consumes: Some(PATCH_TYPES),
-            produces: PRODUCES,
-            responses: vec![ok(def), created(def)],
-        });
+        ops.push(Op::patch(
+            format!("patch{gv}{scope}{kind}"),
+            format!("partially update the specified {kind}"),
+            def,
+        ));
     }
     if r.has("delete") {
         ops.push(Op {
@@ -416,7 +467,7 @@ pub fn resource_paths(r: &ResourceInfo, out: &mut BTreeMap<String, Value>) {
             action: "delete",
             id: format!("delete{gv}{scope}{kind}"),
             description: format!("delete a {kind}"),
-            params: with(vec![body_param(DELETE_OPTIONS)], delete_params()),
+            params: join(vec![body_param(DELETE_OPTIONS)], delete_params()),
             consumes: Some(&["*/*"]),
             produces: PRODUCES,
             responses: vec![ok(STATUS), accepted(STATUS)],
@@ -426,8 +477,8 @@ pub fn resource_paths(r: &ResourceInfo, out: &mut BTreeMap<String, Value>) {
         out.insert(
             format!("{prefix}{scope_prefix}/{}/{{name}}", r.plural),
             path_item(
-                with(
-                    with(vec![name_param()], scope_params.clone()),
+                join(
+                    join(vec![name_param()], scope_params.clone()),
                     vec![pretty()],
                 ),
                 ops.into_iter()
@@ -445,57 +496,37 @@ pub fn resource_paths(r: &ResourceInfo, out: &mut BTreeMap<String, Value>) {
         let has = |v: &str| s.verbs.iter().any(|x| x == v);
         let mut ops = Vec::new();
         if has("get") {
-            ops.push(Op {
-                method: "get",
-                action: "get",
-                id: format!("read{gv}{scope}{kind}{suffix}"),
-                description: format!("read {} of the specified {kind}", s.name),
-                params: vec![],
-                consumes: None,
-                produces: PRODUCES,
-                responses: vec![ok(sdef)],
-            });
+            ops.push(Op::read(
+                format!("read{gv}{scope}{kind}{suffix}"),
+                format!("read {} of the specified {kind}", s.name),
+                sdef,
+            ));
         }
         if has("update") {
-            ops.push(Op {
-                method: "put",
-                action: "put",
-                id: format!("replace{gv}{scope}{kind}{suffix}"),
-                description: format!("replace {} of the specified {kind}", s.name),
-                params: with(vec![body_param(sdef)], write_params(false)),
-                consumes: Some(&["*/*"]),
-                produces: PRODUCES,
-                responses: vec![ok(sdef), created(sdef)],
-            });
+            ops.push(Op::replace(
+                format!("replace{gv}{scope}{kind}{suffix}"),
+                format!("replace {} of the specified {kind}", s.name),
+                sdef,
+            ));
         }
         if has("patch") {
-            ops.push(Op {
-                method: "patch",
-                action: "patch",
-                id: format!("patch{gv}{scope}{kind}{suffix}"),
-                description: format!("partially update {} of the specified {kind}", s.name),
-                params: with(vec![body_param(PATCH)], write_params(true)),
-                consumes: Some(PATCH_TYPES),
-                produces: PRODUCES,
-                responses: vec![ok(sdef), created(sdef)],
-            });
+            ops.push(Op::patch(
+                format!("patch{gv}{scope}{kind}{suffix}"),
+                format!("partially update {} of the specified {kind}", s.name),
+                sdef,
+            ));
         }
         if has("create") {
-            ops.push(Op {
-                method: "post",
-                action: "post",
-                id: format!("create{gv}{scope}{kind}{suffix}"),
-                description: format!("create {} of a {kind}", s.name),
-                params: with(vec![body_param(sdef)], write_params(false)),
-                consumes: Some(&["*/*"]),
-                produces: PRODUCES,
-                responses: vec![ok(sdef), created(sdef), accepted(sdef)],
-            });
+            ops.push(Op::create(
+                format!("create{gv}{scope}{kind}{suffix}"),
+                format!("create {} of a {kind}", s.name),
+                sdef,
+            ));
         }
         if !ops.is_empty() {
             // Upstream names the subresource's kind here: "name of the Scale".
-            let params = with(
-                with(
+            let params = join(
+                join(
                     vec![path_param("name", &format!("name of the {}", s.kind))],
                     scope_params.clone(),
                 ),
@@ -518,20 +549,12 @@ pub fn resource_paths(r: &ResourceInfo, out: &mut BTreeMap<String, Value>) {
         let mut params = list_params(true);
         params.push(pretty());
         params.push(watch_param());
-        let op = Op {
-            method: "get",
-            action: "list",
-            id: format!("list{gv}{kind}ForAllNamespaces"),
-            description: format!("list or watch objects of kind {kind}"),
-            params: vec![],
-            consumes: None,
-            produces: &[
-                "application/json",
-                "application/yaml",
-                "application/json;stream=watch",
-            ],
-            responses: vec![ok(list_def)],
-        };
+        let op = Op::list(
+            format!("list{gv}{kind}ForAllNamespaces"),
+            format!("list or watch objects of kind {kind}"),
+            vec![],
+            list_def,
+        );
         out.insert(
             format!("{prefix}/{}", r.plural),
             path_item(params, vec![op.render(&tag, Some(gvk.clone()))]),
@@ -556,7 +579,7 @@ pub fn resource_paths(r: &ResourceInfo, out: &mut BTreeMap<String, Value>) {
         out.insert(
             format!("{prefix}/watch{scope_prefix}/{}", r.plural),
             path_item(
-                with(scope_params.clone(), params.clone()),
+                join(scope_params.clone(), params.clone()),
                 vec![watch_op(
                     format!("watch{gv}{scope}{kind}List"),
                     "watchlist",
@@ -568,7 +591,7 @@ pub fn resource_paths(r: &ResourceInfo, out: &mut BTreeMap<String, Value>) {
         out.insert(
             format!("{prefix}/watch{scope_prefix}/{}/{{name}}", r.plural),
             path_item(
-                with(with(vec![name_param()], scope_params.clone()), params.clone()),
+                join(join(vec![name_param()], scope_params.clone()), params.clone()),
                 vec![watch_op(
                     format!("watch{gv}{scope}{kind}"),
                     "watch",

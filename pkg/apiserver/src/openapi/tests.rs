@@ -702,16 +702,15 @@ fn v2_protobuf_decodes_with_gnostic_schema() {
     let desc = pool.get_message_by_name("openapi.v2.Document").unwrap();
     let msg = DynamicMessage::decode(desc, built().v2_protobuf.bytes.clone()).unwrap();
     let json = v2();
+    // Field `name` of message `m`, and field `name` of the message `v` holds.
+    let field =
+        |m: &DynamicMessage, name: &str| -> PV { m.get_field_by_name(name).unwrap().into_owned() };
+    let sub = |v: &PV, name: &str| field(v.as_message().unwrap(), name);
     assert_eq!(
         msg.get_field_by_name("swagger").unwrap().as_str(),
         Some("2.0")
     );
-    let defs = msg.get_field_by_name("definitions").unwrap();
-    let defs = defs
-        .as_message()
-        .unwrap()
-        .get_field_by_name("additional_properties")
-        .unwrap();
+    let defs = sub(&field(&msg, "definitions"), "additional_properties");
     let defs = defs.as_list().unwrap();
     assert_eq!(defs.len(), json["definitions"].as_object().unwrap().len());
     let find = |list: &[PV], name: &str| -> DynamicMessage {
@@ -732,34 +731,19 @@ fn v2_protobuf_decodes_with_gnostic_schema() {
         ext.get_field_by_name("name").unwrap().as_str(),
         Some("x-kubernetes-group-version-kind")
     );
-    let yaml = ext.get_field_by_name("value").unwrap();
-    let yaml = yaml
-        .as_message()
-        .unwrap()
-        .get_field_by_name("yaml")
-        .unwrap();
+    let yaml = sub(&field(&ext, "value"), "yaml");
     let parsed: Value = serde_yaml::from_str(yaml.as_str().unwrap()).unwrap();
     assert_eq!(
         parsed,
         json!([{"group": "apps", "kind": "Deployment", "version": "v1"}])
     );
     // The PATCH of a deployment has the fieldValidation query parameter.
-    let paths = msg.get_field_by_name("paths").unwrap();
-    let paths = paths
-        .as_message()
-        .unwrap()
-        .get_field_by_name("path")
-        .unwrap();
+    let paths = sub(&field(&msg, "paths"), "path");
     let item = find(
         paths.as_list().unwrap(),
         "/apis/apps/v1/namespaces/{namespace}/deployments/{name}",
     );
-    let patch = item.get_field_by_name("patch").unwrap();
-    let params = patch
-        .as_message()
-        .unwrap()
-        .get_field_by_name("parameters")
-        .unwrap();
+    let params = sub(&field(&item, "patch"), "parameters");
     let names: Vec<String> = params
         .as_list()
         .unwrap()

@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use k3rs_bench::api::{self, Kind, Options, Scenario, ServerProcess};
 use k3rs_bench::api_report::{render, Systems};
 use k3rs_bench::api_results::{ApiSystemResults, BinarySize};
+use k3rs_bench::results::read_results;
 
 #[derive(Parser)]
 #[command(about = "Kubernetes API load generator for comparing k3rs with kube-apiserver")]
@@ -143,17 +144,7 @@ fn secs(s: f64) -> Duration {
 }
 
 fn read(path: &Option<PathBuf>) -> Result<Option<ApiSystemResults>> {
-    match path {
-        None => Ok(None),
-        Some(p) if !p.exists() => Ok(None),
-        Some(p) => {
-            let s =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            Ok(Some(
-                serde_json::from_str(&s).with_context(|| format!("parsing {}", p.display()))?,
-            ))
-        }
-    }
+    read_results(path.as_deref())
 }
 
 async fn run(a: RunArgs) -> Result<()> {

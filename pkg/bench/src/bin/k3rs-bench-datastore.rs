@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use k3rs_bench::datastore::{self, Options, Scenario};
 use k3rs_bench::report::{render, Columns};
-use k3rs_bench::results::SystemResults;
+use k3rs_bench::results::{read_results, SystemResults};
 
 #[derive(Parser)]
 #[command(about = "etcd v3 API load generator for comparing k3rs' datastore with etcd and kine")]
@@ -126,17 +126,7 @@ fn secs(s: f64) -> Duration {
 }
 
 fn read(path: &Option<PathBuf>) -> Result<Option<SystemResults>> {
-    match path {
-        None => Ok(None),
-        Some(p) if !p.exists() => Ok(None),
-        Some(p) => {
-            let s =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            Ok(Some(
-                serde_json::from_str(&s).with_context(|| format!("parsing {}", p.display()))?,
-            ))
-        }
-    }
+    read_results(path.as_deref())
 }
 
 #[tokio::main]
