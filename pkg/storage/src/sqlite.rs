@@ -683,6 +683,13 @@ impl SqliteBackend {
                 "INSERT OR IGNORE INTO meta (k, v) VALUES ('schema_version', ?1)",
                 params![SCHEMA_VERSION],
             )?;
+            // A new store is at revision 1 and its first write gets 2, as a new etcd cluster
+            // (kube-apiserver refuses a storage revision of 0).
+            tx.execute(
+                "INSERT INTO sqlite_sequence (name, seq) SELECT 'kv', 1 \
+                 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'kv')",
+                [],
+            )?;
             tx.commit()?;
             let current = read_revision(&conn)?;
             let compacted: i64 = conn

@@ -374,6 +374,14 @@ async fn future_revisions_are_refused(s: Store) {
     }
 }
 
+/// A new store is at revision 1 and its first write gets 2, as etcd: kube-apiserver refuses a
+/// storage revision of 0.
+async fn a_new_store_starts_at_revision_1(s: Store) {
+    assert_eq!(s.current_revision().await.unwrap(), 1);
+    assert_eq!(s.create(b"/first", b"1", NO_OPTS).await.unwrap(), 2);
+    assert_eq!(s.current_revision().await.unwrap(), 2);
+}
+
 /// One unpaged list larger than gRPC's default 4 MiB message limit (kube-apiserver lists whole
 /// resources unpaged).
 async fn unpaged_lists_over_4_mib(s: Store) {
@@ -409,9 +417,9 @@ suite!(sqlite: create_if_absent, cas_conflicts, delete_missing_key,
     list_pagination_is_consistent_while_writers_run,
     watch_has_no_gaps_or_duplicates_under_32_writers, watch_resumes_from_an_old_revision,
     compacted_revisions_are_refused, ttl_keys_expire, future_revisions_are_refused,
-    unpaged_lists_over_4_mib);
+    unpaged_lists_over_4_mib, a_new_store_starts_at_revision_1);
 suite!(etcd: create_if_absent, cas_conflicts, delete_missing_key,
     list_pagination_is_consistent_while_writers_run,
     watch_has_no_gaps_or_duplicates_under_32_writers, watch_resumes_from_an_old_revision,
     compacted_revisions_are_refused, ttl_keys_expire, future_revisions_are_refused,
-    unpaged_lists_over_4_mib);
+    unpaged_lists_over_4_mib, a_new_store_starts_at_revision_1);
