@@ -39,6 +39,10 @@ fn go_helper() -> Option<PathBuf> {
                 }
                 Err(e) => {
                     eprintln!("NOTE: skipping the Go part: no `go` ({e})");
+                    assert!(
+                        std::env::var_os("K3RS_STRICT_TESTS").is_none(),
+                        "scripts/test provides this; it must not be skipped"
+                    );
                     None
                 }
             }
@@ -77,6 +81,10 @@ fn run_helper(helper: &PathBuf, args: &[&str], stdin: &[u8]) -> String {
 fn every_kind_encodes_byte_for_byte_as_upstream() {
     if !protobuf::available() {
         eprintln!("NOTE: this build has no protobuf schemas");
+        assert!(
+            std::env::var_os("K3RS_STRICT_TESTS").is_none(),
+            "scripts/test provides this; it must not be skipped"
+        );
         return;
     }
     let Some(helper) = go_helper() else { return };
@@ -147,6 +155,10 @@ fn get(k: &common::K3rs, path: &str, accept: &str) -> (u16, String, Vec<u8>) {
 fn protobuf_responses_for_get_list_errors_and_watch() {
     if !protobuf::available() {
         eprintln!("NOTE: this build has no protobuf schemas");
+        assert!(
+            std::env::var_os("K3RS_STRICT_TESTS").is_none(),
+            "scripts/test provides this; it must not be skipped"
+        );
         return;
     }
     let k = common::K3rs::start(None);
@@ -313,6 +325,10 @@ fn protobuf_responses_for_get_list_errors_and_watch() {
 fn clientgo_typed_client_over_protobuf() {
     if !protobuf::available() {
         eprintln!("NOTE: this build has no protobuf schemas");
+        assert!(
+            std::env::var_os("K3RS_STRICT_TESTS").is_none(),
+            "scripts/test provides this; it must not be skipped"
+        );
         return;
     }
     let Some(helper) = go_helper() else { return };

@@ -59,6 +59,10 @@ fn have_kubectl() -> bool {
         true
     } else {
         eprintln!("skipping: {KUBECTL} not found");
+        assert!(
+            std::env::var_os("K3RS_STRICT_TESTS").is_none(),
+            "scripts/test provides this; it must not be skipped"
+        );
         false
     }
 }
