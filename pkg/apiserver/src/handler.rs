@@ -407,6 +407,14 @@ fn validated_body(
     Ok((body, warnings))
 }
 
+/// A request header as text (`None` when absent or not visible ASCII).
+fn header_string(req: &Request<Bytes>, name: header::HeaderName) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
 /// Adds `Warning` headers.
 fn with_warnings(mut resp: Response<Body>, warnings: &[String]) -> Response<Body> {
     for w in crate::fieldvalidation::warning_headers(warnings) {
@@ -782,16 +790,8 @@ impl Handler {
         }
         let dry_run = dry_run_param(query)?;
         let name = rr.name.as_deref();
-        let ct = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let user_agent = req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let ct = header_string(&req, header::CONTENT_TYPE);
+        let user_agent = header_string(&req, header::USER_AGENT);
         let manager =
             |options: &str| crate::fieldmanager::manager(query, user_agent.as_deref(), options);
         match (verb, name) {
@@ -952,16 +952,8 @@ impl Handler {
             )));
         }
         let dry_run = dry_run_param(query)?;
-        let ct = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let user_agent = req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let ct = header_string(&req, header::CONTENT_TYPE);
+        let user_agent = header_string(&req, header::USER_AGENT);
         let options = if rr.verb == "patch" {
             "PatchOptions"
         } else {
