@@ -535,6 +535,29 @@ spec:
             .status
             .success()
     });
+    // What a node may do is not enumerable: its rules review says so, as upstream.
+    let review = k.dir.path().join("ssrr.json");
+    std::fs::write(
+        &review,
+        r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectRulesReview","spec":{"namespace":"rbac-n"}}"#,
+    )
+    .unwrap();
+    let out = k.kubectl_with(
+        &n1,
+        &[
+            "create",
+            "--raw",
+            "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+            "-f",
+            review.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let st: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(st["status"]["incomplete"], true, "{st}");
+    assert!(st["status"]["evaluationError"]
+        .as_str()
+        .is_some_and(|e| e.contains("node authorizer does not support user rule resolution")));
     let out = k.kubectl_with(&n1, &["-n", "rbac-n", "get", "secret", "s-on-n2"]);
     assert!(
         text(&out).contains(r#"secrets "s-on-n2" is forbidden: User "system:node:n1" cannot get resource "secrets" in API group "" in the namespace "rbac-n": no relationship found between node 'n1' and this object"#),

@@ -122,7 +122,15 @@ fn access_status(h: &Handler, a: &Attributes) -> Value {
 }
 
 fn rules_status(h: &Handler, user: &UserInfo, ns: &str) -> Value {
-    let (mut rules, errors) = h.authz.rules_for(user, ns);
+    let (mut rules, mut errors) = h.authz.rules_for(user, ns);
+    // The Node authorizer cannot enumerate what it allows: the list is incomplete, as upstream.
+    let node = k3rs_auth::node::node_identity(user).is_some();
+    if node {
+        errors.insert(
+            0,
+            "node authorizer does not support user rule resolution".to_string(),
+        );
+    }
     if user.groups.iter().any(|g| g == MASTERS) {
         rules.insert(0, PolicyRule::resource(&["*"], &["*"], &["*"]));
         rules.insert(1, PolicyRule::urls(&["*"], &["*"]));
@@ -151,7 +159,7 @@ fn rules_status(h: &Handler, user: &UserInfo, ns: &str) -> Value {
     let mut st = json!({
         "resourceRules": resource_rules,
         "nonResourceRules": non_resource_rules,
-        "incomplete": false,
+        "incomplete": node,
     });
     if !errors.is_empty() {
         st["evaluationError"] = json!(errors.join(", "));
