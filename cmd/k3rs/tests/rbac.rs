@@ -705,6 +705,34 @@ fn review_apis(k: &K3rs) {
     );
     assert_eq!(v["status"]["authenticated"], Value::Null);
     assert!(v["status"]["error"].is_string(), "{v}");
+    // Requested audiences: the ones the server serves are confirmed; others are refused.
+    let with_aud = |aud: &str| {
+        format!(
+            r#"{{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{{"token":"dave-token-0123456789","audiences":["{aud}","other"]}}}}"#
+        )
+    };
+    let (_, v) = k.http(
+        "POST",
+        "/apis/authentication.k8s.io/v1/tokenreviews",
+        "application/json",
+        &with_aud("https://kubernetes.default.svc.cluster.local"),
+    );
+    assert_eq!(v["status"]["authenticated"], true, "{v}");
+    assert_eq!(
+        v["status"]["audiences"],
+        serde_json::json!(["https://kubernetes.default.svc.cluster.local"])
+    );
+    let (_, v) = k.http(
+        "POST",
+        "/apis/authentication.k8s.io/v1/tokenreviews",
+        "application/json",
+        &with_aud("https://elsewhere.example"),
+    );
+    assert_eq!(v["status"]["authenticated"], Value::Null, "{v}");
+    assert_eq!(
+        v["status"]["error"],
+        "token audiences is invalid for the target audiences"
+    );
     // Discovery lists the review kinds as create-only.
     let d = k.ok(&[
         "api-resources",

@@ -244,14 +244,39 @@ pub async fn serve(
             match h.authenticate_token(&token).await {
                 Some(Err(e)) => return Err(e),
                 Some(Ok(u)) => {
-                    let mut st = json!({"authenticated": true, "user": user_json(&u)});
-                    if let Some(aud) = spec
+                    // The token was checked against the server's API audiences; asked about
+                    // others, the answer is the overlap — none means not authenticated (upstream
+                    // checks a token against the requested audiences themselves; a token for an
+                    // audience the server does not serve is refused here).
+                    let requested: Vec<String> = spec
                         .get("audiences")
-                        .filter(|a| a.as_array().is_some_and(|a| !a.is_empty()))
-                    {
-                        st["audiences"] = aud.clone();
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if requested.is_empty() {
+                        json!({"authenticated": true, "user": user_json(&u)})
+                    } else {
+                        let api = h
+                            .service_accounts
+                            .issuer
+                            .get()
+                            .await
+                            .map(|i| i.api_audiences.clone())
+                            .map_err(|e| {
+                                ApiError::internal(format!("service-account issuer: {e}"))
+                            })?;
+                        let overlap: Vec<String> =
+                            requested.into_iter().filter(|a| api.contains(a)).collect();
+                        if overlap.is_empty() {
+                            json!({"user": {}, "error": "token audiences is invalid for the target audiences"})
+                        } else {
+                            json!({"authenticated": true, "user": user_json(&u), "audiences": overlap})
+                        }
                     }
-                    st
                 }
                 None => json!({"user": {}, "error": "invalid bearer token"}),
             }
