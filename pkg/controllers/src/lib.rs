@@ -12,6 +12,7 @@ pub mod clusterrole_aggregation;
 pub mod gc;
 pub mod namespace;
 pub mod namespace_defaults;
+pub mod replicaset;
 pub mod sa_token;
 pub mod storage_protection;
 
@@ -34,6 +35,7 @@ pub async fn run(
         namespace::run(client.clone()),
         clusterrole_aggregation::run(client.clone()),
         storage_protection::run(client.clone()),
+        replicaset::run(client.clone()),
         gc::run(client),
     );
 }
