@@ -23,6 +23,8 @@ use k3rs_auth::authn::UserInfo;
 use crate::status::ApiResult;
 use crate::store::Api;
 
+pub mod podsecurity;
+
 /// What a write does, as `AdmissionReview.request.operation` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Operation {
@@ -253,6 +255,7 @@ pub const DEFAULT_ENABLED: &[&str] = &[
 #[allow(clippy::match_single_binding)]
 fn build(name: &str) -> Option<Arc<dyn Plugin>> {
     match name {
+        "PodSecurity" => Some(Arc::new(podsecurity::PodSecurity::default())),
         _ => None,
     }
 }
