@@ -37,7 +37,9 @@ mod tests;
 use serde_json::Value;
 
 pub(crate) use config::encode_base64;
-use util::{go_quote, Errs};
+/// Go's `%q` of a string, as upstream's messages print values.
+pub use util::go_quote;
+use util::Errs;
 
 /// Why a field is wrong; the `type` of a `StatusCause`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,6 +12,7 @@
 //! and are admitted as `system:apiserver`, as upstream's loopback client is.
 
 pub mod defaultingressclass;
+pub mod podsecurity;
 pub mod runtimeclass;
 pub mod storageprotection;
 
@@ -26,6 +27,7 @@ use k3rs_auth::authn::UserInfo;
 
 use crate::status::{ApiError, ApiResult};
 use crate::store::Api;
+
 
 /// What a write does, as `AdmissionReview.request.operation` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -289,6 +291,7 @@ fn build(name: &str) -> Option<Arc<dyn Plugin>> {
         "StorageObjectInUseProtection" => {
             Some(Arc::new(storageprotection::StorageObjectInUseProtection))
         }
+        "PodSecurity" => Some(Arc::new(podsecurity::PodSecurity::default())),
         _ => None,
     }
 }
