@@ -28,7 +28,6 @@ use k3rs_auth::authn::UserInfo;
 use crate::status::{ApiError, ApiResult};
 use crate::store::Api;
 
-
 /// What a write does, as `AdmissionReview.request.operation` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Operation {
