@@ -253,6 +253,12 @@ pub const DEFAULT_ENABLED: &[&str] = &[
 #[allow(clippy::match_single_binding)]
 fn build(name: &str) -> Option<Arc<dyn Plugin>> {
     match name {
+        "MutatingAdmissionWebhook" => {
+            Some(Arc::new(crate::webhook::admission::MutatingWebhook::new()))
+        }
+        "ValidatingAdmissionWebhook" => {
+            Some(Arc::new(crate::webhook::admission::ValidatingWebhook::new()))
+        }
         _ => None,
     }
 }
