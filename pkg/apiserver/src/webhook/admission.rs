@@ -453,6 +453,21 @@ async fn should_call(
     }))
 }
 
+/// A dry-run request goes only to webhooks without side effects (or none on dry runs).
+fn dry_run_allowed(h: &Hook, dry_run: bool) -> Result<(), Failure> {
+    if !dry_run {
+        return Ok(());
+    }
+    match h.side_effects.as_deref() {
+        None => Err(Failure::Calling("Webhook SideEffects is nil".into())),
+        Some("None" | "NoneOnDryRun") => Ok(()),
+        Some(_) => Err(Failure::Refused(ApiError::bad_request(format!(
+            "admission webhook {:?} does not support dry run",
+            h.name
+        )))),
+    }
+}
+
 /// Calls one webhook. Returns its verified answer.
 async fn call(
     api: &Api,
@@ -463,18 +478,7 @@ async fn call(
     mutating: bool,
 ) -> Result<Answer, Failure> {
     let h = &inv.hook;
-    if a.dry_run {
-        match h.side_effects.as_deref() {
-            None => return Err(Failure::Calling("Webhook SideEffects is nil".into())),
-            Some("None" | "NoneOnDryRun") => {}
-            Some(_) => {
-                return Err(Failure::Refused(ApiError::bad_request(format!(
-                    "admission webhook {:?} does not support dry run",
-                    h.name
-                ))))
-            }
-        }
-    }
+    dry_run_allowed(h, a.dry_run)?;
     let Some(version) = h
         .admission_review_versions
         .iter()
@@ -1011,6 +1015,38 @@ mod tests {
         assert_eq!(req["dryRun"], false);
         assert_eq!(req["options"]["kind"], "CreateOptions");
         assert!(req.get("subResource").is_none());
+    }
+
+    #[test]
+    fn dry_runs_reach_only_webhooks_without_side_effects() {
+        let hook = |se: &str| {
+            super::super::config::parse_configuration(
+                &json!({"metadata": {"name": "c"}, "webhooks": [{"name": "a.b.c", "sideEffects": se}]}),
+                false,
+            )
+            .remove(0)
+        };
+        assert!(dry_run_allowed(&hook("None"), true).is_ok());
+        assert!(dry_run_allowed(&hook("NoneOnDryRun"), true).is_ok());
+        assert!(dry_run_allowed(&hook("Some"), false).is_ok());
+        match dry_run_allowed(&hook("Some"), true) {
+            Err(Failure::Refused(e)) => {
+                assert_eq!((e.code, e.reason.as_ref()), (400, "BadRequest"));
+                assert_eq!(
+                    e.message,
+                    "admission webhook \"a.b.c\" does not support dry run"
+                );
+            }
+            _ => panic!("a dry run must not reach a webhook with side effects"),
+        }
+        let nil = super::super::config::parse_configuration(
+            &json!({"metadata": {"name": "c"}, "webhooks": [{"name": "a.b.c"}]}),
+            false,
+        )
+        .remove(0);
+        assert!(
+            matches!(dry_run_allowed(&nil, true), Err(Failure::Calling(r)) if r == "Webhook SideEffects is nil")
+        );
     }
 
     #[test]
