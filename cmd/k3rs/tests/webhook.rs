@@ -753,4 +753,72 @@ fn conversion_webhooks_convert_custom_resources_between_versions() {
     ]);
     let v1 = get_json(&k, &["widgets.v1.conv.k3rs.test", "alpha"]);
     assert_eq!(v1["spec"]["hostPort"], "example.com:8081");
+
+    // matchPolicy Equivalent: a webhook asking for v2 sees a v1 write, converted to v2.
+    must_create(
+        &k,
+        &format!(
+            r#"apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {{name: widgets-v2}}
+webhooks:
+- name: widgets.k3rs.test
+  clientConfig:
+    url: {url}
+    caBundle: {ca}
+  rules:
+  - operations: ["CREATE"]
+    apiGroups: ["conv.k3rs.test"]
+    apiVersions: ["v2"]
+    resources: ["widgets"]
+  sideEffects: None
+  admissionReviewVersions: ["v1"]
+"#,
+            url = hooks.url("/deny"),
+            ca = hooks.ca_bundle()
+        ),
+    );
+    must_create(
+        &k,
+        "apiVersion: conv.k3rs.test/v1\nkind: Widget\nmetadata: {name: gamma, namespace: default}\nspec: {hostPort: \"g.example:7070\"}\n",
+    );
+    let req = hooks
+        .seen("/deny")
+        .pop()
+        .expect("the v2 webhook was called")["request"]
+        .clone();
+    assert_eq!(
+        req["kind"],
+        json!({"group": "conv.k3rs.test", "version": "v2", "kind": "Widget"})
+    );
+    assert_eq!(req["requestKind"]["version"], "v1");
+    assert_eq!(req["resource"]["version"], "v2");
+    assert_eq!(req["object"]["apiVersion"], "conv.k3rs.test/v2");
+    assert_eq!(
+        req["object"]["spec"],
+        json!({"host": "g.example", "port": 7070})
+    );
+    k.ok(&["delete", "validatingwebhookconfiguration", "widgets-v2"]);
+
+    // A conversion webhook that cannot be reached: reads needing it fail as upstream's, reads in
+    // the storage version need no conversion.
+    k.ok(&["patch", "crd", "widgets.conv.k3rs.test", "--type=json", "-p",
+        r#"[{"op": "replace", "path": "/spec/conversion/webhook/clientConfig/url", "value": "https://127.0.0.1:1/convert"}]"#]);
+    let mut err = String::new();
+    for _ in 0..50 {
+        let out = k.kubectl(&["get", "widgets.v2.conv.k3rs.test", "alpha"]);
+        if !out.status.success() {
+            err = String::from_utf8_lossy(&out.stderr).into_owned();
+            break;
+        }
+        // The CRD controller has not re-registered the CRD yet.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        err.contains("(InternalError)")
+            && err.contains(r#"conversion webhook for conv.k3rs.test/v1, Kind=Widget failed: Post "https://127.0.0.1:1/convert": dial tcp 127.0.0.1:1: connect: connection refused"#),
+        "{err}"
+    );
+    let v1 = get_json(&k, &["widgets.v1.conv.k3rs.test", "alpha"]);
+    assert_eq!(v1["spec"]["hostPort"], "example.com:8081");
 }
