@@ -38,7 +38,9 @@ mod tests;
 use serde_json::Value;
 
 pub(crate) use config::encode_base64;
-use util::{go_quote, Errs};
+/// Go's `%q` of a string, as upstream's messages print values.
+pub use util::go_quote;
+use util::Errs;
 pub use webhook::{
     ca_bundle_certificates, decode_base64, parse_webhook_url, WebhookUrl, REVIEW_VERSIONS,
 };

@@ -11,6 +11,11 @@
 //! [`current`]. Writes the server makes itself (bootstrap, the CRD controller) have no context
 //! and are admitted as `system:apiserver`, as upstream's loopback client is.
 
+pub mod defaultingressclass;
+pub mod podsecurity;
+pub mod runtimeclass;
+pub mod storageprotection;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -20,7 +25,7 @@ use serde_json::{json, Value};
 use k3rs_apis::registry::Resource;
 use k3rs_auth::authn::UserInfo;
 
-use crate::status::ApiResult;
+use crate::status::{ApiError, ApiResult};
 use crate::store::Api;
 
 /// What a write does, as `AdmissionReview.request.operation` names it.
@@ -179,6 +184,34 @@ impl<'a> Attributes<'a> {
     }
 }
 
+/// A plugin's refusal as upstream's `admission.NewForbidden`: 403 with
+/// `<resource> "<name>" is forbidden: <why>` (the name from the object when the request has none).
+pub fn forbidden(a: &Attributes<'_>, obj: Option<&Value>, why: impl std::fmt::Display) -> ApiError {
+    let name = if a.name.is_empty() {
+        obj.and_then(|o| o.pointer("/metadata/name"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    } else {
+        a.name
+    };
+    let res = a.resource;
+    let mut details = json!({"name": name, "kind": res.plural});
+    if !res.group.is_empty() {
+        details["group"] = json!(res.group);
+    }
+    ApiError::forbidden(format!(
+        "{} \"{name}\" is forbidden: {why}",
+        crate::status::qualified(res)
+    ))
+    .with_details(details)
+}
+
+/// Whether the request is for the main resource of `group`/`plural` (plugins that only look at,
+/// say, pods ignore their subresources).
+pub fn is(a: &Attributes<'_>, group: &str, plural: &str) -> bool {
+    a.resource.group == group && a.resource.plural == plural && a.subresource.is_empty()
+}
+
 /// One admission plugin. Both phases default to admitting everything.
 #[async_trait]
 pub trait Plugin: Send + Sync {
@@ -250,9 +283,14 @@ pub const DEFAULT_ENABLED: &[&str] = &[
 ];
 
 /// Builds the plugin of that name, or `None` when k3rs does not implement it (yet).
-#[allow(clippy::match_single_binding)]
 fn build(name: &str) -> Option<Arc<dyn Plugin>> {
     match name {
+        "RuntimeClass" => Some(Arc::new(runtimeclass::RuntimeClass)),
+        "DefaultIngressClass" => Some(Arc::new(defaultingressclass::DefaultIngressClass)),
+        "StorageObjectInUseProtection" => {
+            Some(Arc::new(storageprotection::StorageObjectInUseProtection))
+        }
+        "PodSecurity" => Some(Arc::new(podsecurity::PodSecurity::default())),
         "MutatingAdmissionWebhook" => {
             Some(Arc::new(crate::webhook::admission::MutatingWebhook::new()))
         }
