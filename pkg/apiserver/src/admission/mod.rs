@@ -291,6 +291,12 @@ fn build(name: &str) -> Option<Arc<dyn Plugin>> {
             Some(Arc::new(storageprotection::StorageObjectInUseProtection))
         }
         "PodSecurity" => Some(Arc::new(podsecurity::PodSecurity::default())),
+        "MutatingAdmissionWebhook" => {
+            Some(Arc::new(crate::webhook::admission::MutatingWebhook::new()))
+        }
+        "ValidatingAdmissionWebhook" => {
+            Some(Arc::new(crate::webhook::admission::ValidatingWebhook::new()))
+        }
         _ => None,
     }
 }
