@@ -256,8 +256,8 @@ pub fn apply(
         .is_some_and(|m| !m.is_null());
     if same_kind && !managed_fields_set && !res.is_custom() {
         let mut pruned = without_managed_fields(config);
-        let unknown =
-            k3rs_apis::protobuf::prune_unknown(&api_version, res.kind, &mut pruned).unwrap_or_default();
+        let unknown = k3rs_apis::protobuf::prune_unknown(&api_version, res.kind, &mut pruned)
+            .unwrap_or_default();
         if !unknown.is_empty() {
             let errs: Vec<String> = unknown
                 .iter()

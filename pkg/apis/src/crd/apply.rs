@@ -135,7 +135,10 @@ impl Schema for ApplySchema {
     }
 
     fn map_atomic(&self) -> bool {
-        self.node().get("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic")
+        self.node()
+            .get("x-kubernetes-map-type")
+            .and_then(Value::as_str)
+            == Some("atomic")
     }
 
     fn key_default(&self, field: &str) -> Option<Value> {
@@ -230,8 +233,9 @@ mod tests {
             ListType::Map(vec!["containerPort".into(), "protocol".into()])
         );
         assert_eq!(s.field("strict").field("tags").list_type(), ListType::Set);
-        assert!(errors(&s, json!({"strict": {"tags": ["a", "a"]}}))[0]
-            .contains("duplicate entries"));
+        assert!(
+            errors(&s, json!({"strict": {"tags": ["a", "a"]}}))[0].contains("duplicate entries")
+        );
     }
 
     #[test]

@@ -421,12 +421,10 @@ struct Documents {
 
 /// The documents of these served custom resource versions.
 fn documents(mut crs: Vec<CrdSchema>, builtin_names: &HashSet<String>) -> Documents {
-    crs.sort_by(|a, b| {
-        (&a.group, &a.version, &a.plural).cmp(&(&b.group, &b.version, &b.plural))
-    });
+    crs.sort_by(|a, b| (&a.group, &a.version, &a.plural).cmp(&(&b.group, &b.version, &b.plural)));
     let mut docs = Documents::default();
-    let mut by_gv: BTreeMap<(String, String), (BTreeMap<String, Value>, BTreeMap<String, Value>)> =
-        BTreeMap::new();
+    // Per group version: its paths and definitions.
+    let mut by_gv: BTreeMap<(String, String), [BTreeMap<String, Value>; 2]> = BTreeMap::new();
     for s in &crs {
         let def = definition_name(&s.group, &s.version, &s.kind);
         let list_def = definition_name(&s.group, &s.version, &s.list_kind);
@@ -439,14 +437,14 @@ fn documents(mut crs: Vec<CrdSchema>, builtin_names: &HashSet<String>) -> Docume
             .insert(list2.clone(), list_definition(s, &def2));
         docs.v2_paths.extend(resource_paths(s, &def2, &list2));
         // v3: a document per group version.
-        let (paths, defs) = by_gv
+        let [paths, defs] = by_gv
             .entry((s.group.clone(), s.version.clone()))
             .or_default();
         defs.insert(def.clone(), kind_definition(s, false));
         defs.insert(list_def.clone(), list_definition(s, &def));
         paths.extend(resource_paths(s, &def, &list_def));
     }
-    for ((g, v), (paths, mut defs)) in by_gv {
+    for ((g, v), [paths, mut defs]) in by_gv {
         for (n, d) in base_definitions() {
             defs.entry(n.clone()).or_insert_with(|| d.clone());
         }

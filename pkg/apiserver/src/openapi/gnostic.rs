@@ -379,9 +379,7 @@ pub fn path_entries<'a>(paths: impl IntoIterator<Item = (&'a String, &'a Value)>
 }
 
 /// The `Definitions` message's entries (`repeated NamedSchema additional_properties = 1`).
-pub fn definition_entries<'a>(
-    defs: impl IntoIterator<Item = (&'a String, &'a Value)>,
-) -> Vec<u8> {
+pub fn definition_entries<'a>(defs: impl IntoIterator<Item = (&'a String, &'a Value)>) -> Vec<u8> {
     let mut ds = Msg::default();
     for (name, s) in defs {
         ds.message(1, named_schema(name, s));

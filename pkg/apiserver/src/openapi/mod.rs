@@ -285,12 +285,14 @@ fn v2_with(
         (b.v2_json_slots[1], json_members(paths)),
     ];
     inserts.sort_by_key(|(at, _)| *at);
-    let mut json = Vec::with_capacity(doc.len() + inserts.iter().map(|i| i.1.len() + 1).sum::<usize>());
+    let mut json =
+        Vec::with_capacity(doc.len() + inserts.iter().map(|i| i.1.len() + 1).sum::<usize>());
     let mut from = 0;
     for (at, members) in &inserts {
         let at = (*at).min(doc.len());
         json.extend_from_slice(&doc[from..at]);
-        if !members.is_empty() {
+        // (A slot of 0: the document has no such object; nothing can go there.)
+        if !members.is_empty() && at > 0 {
             json.extend_from_slice(members);
             if doc.get(at) != Some(&b'}') {
                 json.push(b',');

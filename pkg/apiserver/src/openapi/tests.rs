@@ -907,7 +907,10 @@ fn custom_resources_in_v2_follow_the_crds() {
         .starts_with("Standard object's metadata"));
     assert_eq!(foo["properties"]["apiVersion"]["type"], "string");
     assert!(defs["com.example.pub2.v2.Foo"].is_object());
-    assert!(defs["com.example.pub2.v3.Foo"].is_null(), "v3 is not served");
+    assert!(
+        defs["com.example.pub2.v3.Foo"].is_null(),
+        "v3 is not served"
+    );
     let list = &defs["com.example.pub2.v1.FooList"];
     assert_eq!(
         list["properties"]["items"]["items"]["$ref"],
@@ -951,7 +954,10 @@ fn custom_resources_in_v2_follow_the_crds() {
     );
     let coll = &paths["/apis/pub2.example.com/v1/namespaces/{namespace}/foos"];
     assert_eq!(pnames(&coll["parameters"]), ["namespace", "pretty"]);
-    assert_eq!(coll["post"]["operationId"], "createPub2ExampleComV1NamespacedFoo");
+    assert_eq!(
+        coll["post"]["operationId"],
+        "createPub2ExampleComV1NamespacedFoo"
+    );
     assert_eq!(coll["post"]["description"], "create a Foo");
     assert_eq!(
         coll["delete"]["operationId"],
@@ -963,10 +969,7 @@ fn custom_resources_in_v2_follow_the_crds() {
         ["body", "dryRun", "fieldManager", "fieldValidation"]
     );
     let one = &paths["/apis/pub2.example.com/v1/namespaces/{namespace}/foos/{name}"];
-    assert_eq!(
-        pnames(&one["parameters"]),
-        ["name", "namespace", "pretty"]
-    );
+    assert_eq!(pnames(&one["parameters"]), ["name", "namespace", "pretty"]);
     assert_eq!(one["parameters"][0]["description"], "name of the Foo");
     let patch = &one["patch"];
     assert_eq!(
@@ -985,7 +988,10 @@ fn custom_resources_in_v2_follow_the_crds() {
         pnames(&patch["parameters"]),
         ["body", "dryRun", "fieldManager", "fieldValidation", "force"]
     );
-    assert_eq!(one["get"]["operationId"], "readPub2ExampleComV1NamespacedFoo");
+    assert_eq!(
+        one["get"]["operationId"],
+        "readPub2ExampleComV1NamespacedFoo"
+    );
     assert_eq!(pnames(&one["get"]["parameters"]), ["resourceVersion"]);
     assert_eq!(one["delete"]["parameters"][0]["in"], "body");
     assert!(one["delete"]["parameters"][0].get("required").is_none());
@@ -1006,10 +1012,11 @@ fn custom_resources_in_v2_follow_the_crds() {
     assert!(paths["/apis/pub2.example.com/v2/namespaces/{namespace}/foos/{name}/status"].is_null());
 
     // The protobuf form has the same content.
-    let (proto, proto_etag) = match service().serve("/openapi/v2", None, Some(V2_PROTOBUF), None, None) {
-        Served::Ok { body, etag, .. } => (body, etag),
-        other => panic!("{other:?}"),
-    };
+    let (proto, proto_etag) =
+        match service().serve("/openapi/v2", None, Some(V2_PROTOBUF), None, None) {
+            Served::Ok { body, etag, .. } => (body, etag),
+            other => panic!("{other:?}"),
+        };
     assert_ne!(proto_etag, etag);
     if let Some(pool) = gnostic_pool() {
         use prost_reflect::DynamicMessage;
@@ -1056,8 +1063,11 @@ fn custom_resources_in_v2_follow_the_crds() {
         foo3["properties"]["metadata"]["allOf"][0]["$ref"],
         "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
     );
-    assert!(gv["components"]["schemas"]["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"].is_object());
-    let patch3 = &gv["paths"]["/apis/pub2.example.com/v1/namespaces/{namespace}/foos/{name}"]["patch"];
+    assert!(
+        gv["components"]["schemas"]["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"].is_object()
+    );
+    let patch3 =
+        &gv["paths"]["/apis/pub2.example.com/v1/namespaces/{namespace}/foos/{name}"]["patch"];
     let types: Vec<&String> = patch3["requestBody"]["content"]
         .as_object()
         .map(|m| m.keys().collect())
@@ -1074,9 +1084,18 @@ fn custom_resources_in_v2_follow_the_crds() {
     assert_ne!(etag2, etag);
     assert!(doc["definitions"]["com.example.pub2.v1.Foo"].is_object());
     assert!(doc["definitions"]["com.example.pub2.v2.Foo"].is_null());
-    assert!(doc["paths"]["/apis/pub2.example.com/v1/namespaces/{namespace}/foos/{name}/status"].is_null());
+    assert!(
+        doc["paths"]["/apis/pub2.example.com/v1/namespaces/{namespace}/foos/{name}/status"]
+            .is_null()
+    );
     assert!(matches!(
-        service().serve("/openapi/v3/apis/pub2.example.com/v2", None, None, None, None),
+        service().serve(
+            "/openapi/v3/apis/pub2.example.com/v2",
+            None,
+            None,
+            None,
+            None
+        ),
         Served::NotFound
     ));
     k3rs_apis::crd::unregister("foos.pub2.example.com");
@@ -1085,7 +1104,13 @@ fn custom_resources_in_v2_follow_the_crds() {
     assert!(doc["definitions"]["com.example.pub2.v1.Foo"].is_null());
     assert!(doc["paths"]["/apis/pub2.example.com/v1/foos"].is_null());
     assert!(matches!(
-        service().serve("/openapi/v3/apis/pub2.example.com/v1", None, None, None, None),
+        service().serve(
+            "/openapi/v3/apis/pub2.example.com/v1",
+            None,
+            None,
+            None,
+            None
+        ),
         Served::NotFound
     ));
 }
@@ -1105,8 +1130,10 @@ fn custom_resource_definitions_as_upstream_builds_them() {
         selectable_fields: vec![],
     };
     // Preserving unknown fields at the root: v2 says nothing more than "object".
-    let root = s(json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true,
-        "properties": {"spec": {"type": "object"}}}));
+    let root = s(
+        json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+        "properties": {"spec": {"type": "object"}}}),
+    );
     assert_eq!(
         custom::kind_definition(&root, true),
         json!({"type": "object", "x-kubernetes-group-version-kind": [{"group": "b.example.com", "kind": "Item", "version": "v1"}]})
@@ -1115,14 +1142,16 @@ fn custom_resource_definitions_as_upstream_builds_them() {
     assert_eq!(v3["x-kubernetes-preserve-unknown-fields"], true);
     assert!(v3["properties"]["metadata"].is_object());
     // Nested: nullable, int-or-string, embedded resources, defaults.
-    let nested = s(json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
-        "port": {"x-kubernetes-int-or-string": true},
-        "note": {"type": "string", "nullable": true, "default": "x"},
-        "template": {"type": "object", "x-kubernetes-embedded-resource": true,
-            "properties": {"spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true,
-                "properties": {"a": {"type": "string"}}}}},
-        "raw": {"type": "object", "x-kubernetes-embedded-resource": true, "x-kubernetes-preserve-unknown-fields": true},
-    }}}}));
+    let nested = s(
+        json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "port": {"x-kubernetes-int-or-string": true},
+            "note": {"type": "string", "nullable": true, "default": "x"},
+            "template": {"type": "object", "x-kubernetes-embedded-resource": true,
+                "properties": {"spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+                    "properties": {"a": {"type": "string"}}}}},
+            "raw": {"type": "object", "x-kubernetes-embedded-resource": true, "x-kubernetes-preserve-unknown-fields": true},
+        }}}}),
+    );
     let v2 = custom::kind_definition(&nested, true);
     let spec = &v2["properties"]["spec"]["properties"];
     assert_eq!(spec["port"], json!({"x-kubernetes-int-or-string": true}));
@@ -1131,10 +1160,7 @@ fn custom_resource_definitions_as_upstream_builds_them() {
         spec["template"]["properties"]["spec"],
         json!({"x-kubernetes-preserve-unknown-fields": true})
     );
-    assert_eq!(
-        spec["template"]["required"],
-        json!(["kind", "apiVersion"])
-    );
+    assert_eq!(spec["template"]["required"], json!(["kind", "apiVersion"]));
     assert!(spec["template"]["properties"]["metadata"]["$ref"].is_string());
     assert_eq!(
         spec["raw"],
@@ -1180,7 +1206,10 @@ fn splicing_into_the_protobuf_document() {
         &base,
         &[
             (gnostic::PATHS, &gnostic::path_entries(&extra_paths)),
-            (gnostic::DEFINITIONS, &gnostic::definition_entries(&extra_defs)),
+            (
+                gnostic::DEFINITIONS,
+                &gnostic::definition_entries(&extra_defs),
+            ),
         ],
     )
     .unwrap();
@@ -1190,10 +1219,19 @@ fn splicing_into_the_protobuf_document() {
     assert_eq!(spliced, gnostic::encode_document(&whole));
     // A document without those fields gets them.
     let bare = gnostic::encode_document(&json!({"swagger": "2.0"}));
-    let added = gnostic::splice(&bare, &[(gnostic::DEFINITIONS, &gnostic::definition_entries(&extra_defs))]).unwrap();
+    let added = gnostic::splice(
+        &bare,
+        &[(
+            gnostic::DEFINITIONS,
+            &gnostic::definition_entries(&extra_defs),
+        )],
+    )
+    .unwrap();
     assert_eq!(
         added,
-        gnostic::encode_document(&json!({"swagger": "2.0", "definitions": {"B": {"type": "string"}}}))
+        gnostic::encode_document(
+            &json!({"swagger": "2.0", "definitions": {"B": {"type": "string"}}})
+        )
     );
     assert!(gnostic::splice(&[0x0a, 0x05, 0x01], &[]).is_none());
 }
