@@ -744,8 +744,8 @@ fn crd_deletion_waits_for_its_resources_and_crds_survive_restarts() {
     assert_eq!(code, 404);
 }
 
-/// Server-side apply on custom resources (deduced schema: lists atomic, maps granular), and
-/// kube-rs' dynamic API found through discovery.
+/// Server-side apply on custom resources (their structural schema: list types, declared
+/// fields), and kube-rs' dynamic API found through discovery.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_side_apply_and_kube_rs_dynamic_objects() {
     use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
@@ -797,6 +797,56 @@ async fn server_side_apply_and_kube_rs_dynamic_objects() {
             managers.contains(&"kubectl") && managers.contains(&"other"),
             "{managers:?}"
         );
+        // `ports` is a list keyed by name: each manager owns its own items.
+        let first = write(
+            &k,
+            "ports1.yaml",
+            &cr(
+                "ports",
+                "  cronSpec: \"* * * * *\"\n  ports:\n  - name: a\n    port: 1\n",
+            ),
+        );
+        k.ok(&[
+            "apply",
+            "--server-side",
+            "--field-manager=first",
+            "-f",
+            &first,
+        ]);
+        let second = write(
+            &k,
+            "ports2.yaml",
+            &cr("ports", "  ports:\n  - name: b\n    port: 2\n"),
+        );
+        k.ok(&[
+            "apply",
+            "--server-side",
+            "--field-manager=second",
+            "-f",
+            &second,
+        ]);
+        let obj = get_json(&k, &["ct", "ports"]);
+        assert_eq!(
+            obj["spec"]["ports"],
+            json!([{"name": "a", "port": 1}, {"name": "b", "port": 2}])
+        );
+        // Fields the schema does not declare are refused (upstream's typed patch error).
+        let bogus = write(
+            &k,
+            "bogus.yaml",
+            &cr("ports", "  cronSpec: \"* * * * *\"\n  bogus: 1\n"),
+        );
+        let err = k.err(&[
+            "apply",
+            "--server-side",
+            "--field-manager=first",
+            "-f",
+            &bogus,
+        ]);
+        assert!(
+            err.contains(".spec.bogus: field not declared in schema"),
+            "{err}"
+        );
         k
     })
     .await
@@ -837,7 +887,7 @@ async fn server_side_apply_and_kube_rs_dynamic_objects() {
         .iter()
         .filter_map(|o| o.metadata.name.clone())
         .collect();
-    assert_eq!(names, ["dyn", "ssa"]);
+    assert_eq!(names, ["dyn", "ports", "ssa"]);
     let err = api
         .create(&PostParams::default(), &{
             let mut bad = DynamicObject::new("bad", &ar);

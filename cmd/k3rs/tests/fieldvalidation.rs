@@ -355,3 +355,249 @@ fn kubectl_shows_strict_errors_and_warnings() {
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("Warning"));
 }
+
+/// A namespaced CRD like the e2e suite's: `spec` preserves unknown fields and holds an embedded
+/// resource; `strict` does not.
+const NOXU_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: noxus.fv.example.com}
+spec:
+  group: fv.example.com
+  scope: Namespaced
+  names: {plural: noxus, singular: noxu, kind: Noxu, listKind: NoxuList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            x-kubernetes-preserve-unknown-fields: true
+            properties:
+              foo: {type: string}
+              template:
+                type: object
+                x-kubernetes-embedded-resource: true
+                properties:
+                  metadata: {type: object, properties: {name: {type: string}}}
+                  spec: {type: object}
+          strict:
+            type: object
+            properties:
+              ports:
+                type: array
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [name]
+                items:
+                  type: object
+                  required: [name]
+                  properties:
+                    name: {type: string}
+                    port: {type: integer}
+"#;
+
+fn establish_noxus(k: &common::K3rs) {
+    let f = k.dir.path().join("noxu-crd.yaml");
+    std::fs::write(&f, NOXU_CRD).unwrap();
+    let f = f.display().to_string();
+    k.ok(&["apply", "-f", &f]);
+    k.ok(&[
+        "wait",
+        "--for",
+        "condition=established",
+        "--timeout=60s",
+        "crd/noxus.fv.example.com",
+    ]);
+}
+
+const NOXUS: &str = "/apis/fv.example.com/v1/namespaces/default/noxus";
+
+/// Server-side apply as upstream: fields the schema does not declare fail the apply in every
+/// mode (500, upstream's typed patch error, nothing stored); repeated keys follow
+/// `fieldValidation` (Strict 400, Warn warnings, Ignore nothing).
+#[test]
+fn server_side_apply_field_validation() {
+    let k = common::K3rs::start(None);
+    establish_noxus(&k);
+    let apply = |name: &str, query: &str, body: &str| {
+        call(
+            &k,
+            "PATCH",
+            &format!("{NOXUS}/{name}?fieldManager=fv-test{query}"),
+            "application/apply-patch+yaml",
+            body,
+        )
+    };
+
+    // An undeclared field at the root, unknown ObjectMeta fields (root and embedded resource):
+    // refused whatever fieldValidation says.
+    let unknown = "apiVersion: fv.example.com/v1\nkind: Noxu\nmetadata:\n  name: mytest\n  unknownMeta: x\nunknownField: unknown\nspec:\n  foo: a\n  anything: goes\n  template:\n    apiVersion: v1\n    kind: Sub\n    metadata:\n      name: sub\n      unknownSubMeta: x\n";
+    for query in [
+        "&fieldValidation=Strict",
+        "&fieldValidation=Warn",
+        "&fieldValidation=Ignore",
+        "",
+    ] {
+        let (code, warnings, st) = apply("mytest", query, unknown);
+        assert_eq!(code, 500, "{query}: {st}");
+        assert!(warnings.is_empty());
+        assert_eq!(
+            st["message"],
+            "failed to create typed patch object (/mytest; fv.example.com/v1, Kind=Noxu): errors:\n  .metadata.unknownMeta: field not declared in schema\n  .unknownField: field not declared in schema\n  .spec.template.metadata.unknownSubMeta: field not declared in schema",
+            "{query}"
+        );
+        assert!(st.get("reason").is_none(), "{st}");
+    }
+    assert_eq!(call(&k, "GET", &format!("{NOXUS}/mytest"), "", "").0, 404);
+    // Items of a list keyed by name are named by their key.
+    let (code, _, st) = apply(
+        "listed",
+        "",
+        "apiVersion: fv.example.com/v1\nkind: Noxu\nmetadata:\n  name: listed\nstrict:\n  ports:\n  - name: http\n    port: 80\n    extra: 1\n",
+    );
+    assert_eq!(code, 500);
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(": .strict.ports[name=\"http\"].extra: field not declared in schema"),
+        "{st}"
+    );
+
+    // Repeated keys, in a part that preserves unknown fields (line 9 holds the second `foo`).
+    let dups = "apiVersion: fv.example.com/v1\nkind: Noxu\nmetadata:\n  name: dups\nspec:\n  unknown: uk1\n  foo: foo1\n  foo: foo2\n  bar: 1\n";
+    let (code, warnings, st) = apply("dups", "&fieldValidation=Strict", dups);
+    assert_eq!(code, 400, "{st}");
+    assert_eq!(
+        st["message"],
+        "error strict decoding YAML: error converting YAML to JSON: yaml: unmarshal errors:\n  line 8: key \"foo\" already set in map"
+    );
+    assert!(warnings.is_empty());
+    assert_eq!(call(&k, "GET", &format!("{NOXUS}/dups"), "", "").0, 404);
+    for (query, expect) in [
+        ("&fieldValidation=Warn", 1),
+        ("", 1),
+        ("&fieldValidation=Ignore", 0),
+    ] {
+        let (code, warnings, obj) = apply("dups", query, dups);
+        assert!(code == 200 || code == 201, "{query}: {obj}");
+        assert_eq!(warnings.len(), expect, "{query}: {warnings:?}");
+        if expect == 1 {
+            assert_eq!(
+                warnings[0],
+                r#"299 - "line 8: key \"foo\" already set in map""#
+            );
+        }
+        // The last value wins; unknown fields of the preserving part are kept.
+        assert_eq!(obj["spec"]["foo"], "foo2");
+        assert_eq!(obj["spec"]["unknown"], "uk1");
+    }
+
+    // Built-in kinds: the same rules.
+    let cm =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\n  bogus: 1\ndata:\n  a: b\n";
+    let (code, _, st) = call(
+        &k,
+        "PATCH",
+        &format!("{CMS}/applied?fieldManager=fv-test&fieldValidation=Ignore"),
+        "application/apply-patch+yaml",
+        cm,
+    );
+    assert_eq!(code, 500);
+    assert_eq!(
+        st["message"],
+        "failed to create typed patch object (/applied; /v1, Kind=ConfigMap): .metadata.bogus: field not declared in schema"
+    );
+    let dep = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d","namespace":"default"},
+"spec":{"selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}},
+"spec":{"containers":[{"name":"c","image":"x","ports":[{"containerPort":80,"nope":1}]}]}}}}"#;
+    let (code, _, st) = call(
+        &k,
+        "PATCH",
+        "/apis/apps/v1/namespaces/default/deployments/d?fieldManager=fv-test",
+        "application/apply-patch+yaml",
+        dep,
+    );
+    assert_eq!(code, 500);
+    assert_eq!(
+        st["message"],
+        "failed to create typed patch object (default/d; apps/v1, Kind=Deployment): .spec.template.spec.containers[name=\"c\"].ports[containerPort=80,protocol=\"TCP\"].nope: field not declared in schema"
+    );
+    let cm_dups =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  a: b\n  a: c\n";
+    for (query, code_want, warnings_want) in [
+        ("&fieldValidation=Strict", 400, 0),
+        ("&fieldValidation=Warn", 201, 1),
+        ("&fieldValidation=Ignore", 200, 0),
+    ] {
+        let (code, warnings, st) = call(
+            &k,
+            "PATCH",
+            &format!("{CMS}/applied?fieldManager=fv-test{query}"),
+            "application/apply-patch+yaml",
+            cm_dups,
+        );
+        assert_eq!(
+            (code, warnings.len()),
+            (code_want, warnings_want),
+            "{query}: {st}"
+        );
+        if code == 400 {
+            assert_eq!(
+                st["message"],
+                "error strict decoding YAML: error converting YAML to JSON: yaml: unmarshal errors:\n  line 7: key \"a\" already set in map"
+            );
+        } else {
+            assert_eq!(st["data"]["a"], "c");
+        }
+    }
+
+    // kubectl shows the server's refusal.
+    let f = k.dir.path().join("noxu.yaml");
+    std::fs::write(&f, unknown).unwrap();
+    let f = f.display().to_string();
+    let err = k.err(&["apply", "--server-side", "-f", &f]);
+    assert!(
+        err.contains(".unknownField: field not declared in schema"),
+        "{err}"
+    );
+}
+
+/// Custom resources' ObjectMeta (at the root and in embedded resources) has ObjectMeta's
+/// fields only: others are reported after the body's repeated keys, as upstream orders them,
+/// and never stored.
+#[test]
+fn unknown_metadata_of_custom_resources() {
+    let k = common::K3rs::start(None);
+    establish_noxus(&k);
+    let body = r#"{"apiVersion":"fv.example.com/v1","kind":"Noxu","metadata":{"name":"meta","name":"meta","unknownMeta":"x"},
+"spec":{"zz":1,"zz":2,"template":{"apiVersion":"v1","kind":"Sub","metadata":{"name":"s","unknownSubMeta":"u"}}},
+"strict":{"ports":[{"name":"a","bogus":1}]}}"#;
+    let (code, _, st) = call(
+        &k,
+        "POST",
+        &format!("{NOXUS}?fieldValidation=Strict"),
+        "application/json",
+        body,
+    );
+    assert_eq!(code, 400, "{st}");
+    assert_eq!(
+        st["message"],
+        "Noxu in version \"v1\" cannot be handled as a Noxu: strict decoding error: duplicate field \"metadata.name\", duplicate field \"spec.zz\", unknown field \"metadata.unknownMeta\", unknown field \"strict.ports[0].bogus\", unknown field \"spec.template.metadata.unknownSubMeta\""
+    );
+    let (code, warnings, obj) = call(&k, "POST", NOXUS, "application/json", body);
+    assert_eq!(code, 201, "{obj}");
+    assert_eq!(warnings.len(), 5, "{warnings:?}");
+    assert!(obj["metadata"].get("unknownMeta").is_none(), "{obj}");
+    assert!(obj["spec"]["template"]["metadata"]
+        .get("unknownSubMeta")
+        .is_none());
+    assert_eq!(obj["spec"]["template"]["metadata"]["name"], "s");
+    assert!(obj["strict"]["ports"][0].get("bogus").is_none());
+    let (_, _, stored) = call(&k, "GET", &format!("{NOXUS}/meta"), "", "");
+    assert!(stored["metadata"].get("unknownMeta").is_none(), "{stored}");
+}

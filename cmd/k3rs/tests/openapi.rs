@@ -355,3 +355,249 @@ fn list_manifests_are_validated_against_served_v2_schemas() {
         "{names}"
     );
 }
+
+const FOO_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: foos.pub.example.com}
+spec:
+  group: pub.example.com
+  scope: Namespaced
+  names: {plural: foos, singular: foo, kind: Foo, listKind: FooList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        description: Foo CRD for Testing
+        type: object
+        properties:
+          spec:
+            type: object
+            description: Specification of Foo
+            properties:
+              bars:
+                description: List of Bars and their specs.
+                type: array
+                items:
+                  type: object
+                  required: [name]
+                  properties:
+                    name: {description: Name of Bar., type: string}
+                    feeling: {description: Whether Bar is feeling great., type: string, enum: [Great, Down]}
+              note: {type: string, nullable: true, description: May be null.}
+              port: {x-kubernetes-int-or-string: true}
+              extra:
+                type: object
+                x-kubernetes-preserve-unknown-fields: true
+                properties:
+                  known: {type: string}
+              template:
+                type: object
+                x-kubernetes-embedded-resource: true
+                properties:
+                  spec: {type: object}
+  - name: v2
+    served: false
+    storage: false
+    schema:
+      openAPIV3Schema: {type: object}
+"#;
+
+/// `/openapi/v2` over HTTP: (status, ETag, body as JSON).
+fn v2_with_etag(k: &K3rs, if_none_match: Option<&str>) -> (u16, String, serde_json::Value) {
+    let inm = if_none_match.map(|e| format!("If-None-Match: \"{e}\""));
+    let mut args = vec!["-s", "-D", "-"];
+    if let Some(h) = &inm {
+        args.extend(["-H", h.as_str()]);
+    }
+    let url = k.url("/openapi/v2");
+    args.push(&url);
+    let out = k.curl(&args);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let etag = head
+        .lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case("etag")
+                .then(|| v.trim().trim_matches('"').to_string())
+        })
+        .unwrap_or_default();
+    (code, etag, serde_json::from_str(body).unwrap_or_default())
+}
+
+/// Polls `/openapi/v2` until `cond` holds (the CRD controller establishes CRDs on its own).
+fn wait_v2(k: &K3rs, what: &str, cond: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (code, _, doc) = v2_with_etag(k, None);
+        if code == 200 && cond(&doc) {
+            return doc;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Custom resources in `/openapi/v2`, as kubectl 1.27/1.28 read it (protobuf): their
+/// definitions follow the CRDs (the document and its ETag change), kubectl validates `List`
+/// items against them and explains them from v2; `create --validate=strict` is refused by the
+/// server.
+#[test]
+fn custom_resources_in_openapi_v2() {
+    let k = K3rs::start(None);
+    let (_, etag_before, _) = v2_with_etag(&k, None);
+    let f = k.dir.path().join("foo-crd.yaml");
+    std::fs::write(&f, FOO_CRD).unwrap();
+    let f = f.display().to_string();
+    k.ok(&["apply", "-f", &f]);
+    let def_name = "com.example.pub.v1.Foo";
+    let doc = wait_v2(&k, "the Foo definition", |d| {
+        d["definitions"][def_name].is_object()
+    });
+    let (_, etag, _) = v2_with_etag(&k, None);
+    assert_ne!(etag, etag_before);
+    assert_eq!(v2_with_etag(&k, Some(&etag_before)).0, 200);
+    assert_eq!(v2_with_etag(&k, Some(&etag)).0, 304);
+
+    let foo = &doc["definitions"][def_name];
+    assert_eq!(
+        foo["x-kubernetes-group-version-kind"],
+        serde_json::json!([{"group": "pub.example.com", "kind": "Foo", "version": "v1"}])
+    );
+    let spec = &foo["properties"]["spec"]["properties"];
+    // What Swagger 2.0 cannot say is left out, as upstream does.
+    assert_eq!(
+        spec["note"],
+        serde_json::json!({"description": "May be null."})
+    );
+    assert_eq!(
+        spec["port"],
+        serde_json::json!({"x-kubernetes-int-or-string": true})
+    );
+    assert_eq!(
+        spec["extra"],
+        serde_json::json!({"x-kubernetes-preserve-unknown-fields": true})
+    );
+    assert_eq!(
+        spec["template"]["properties"]["metadata"]["$ref"],
+        "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    );
+    assert!(doc["definitions"]["com.example.pub.v1.FooList"].is_object());
+    assert!(
+        doc["definitions"]["com.example.pub.v2.Foo"].is_null(),
+        "v2 is not served"
+    );
+    let status =
+        &doc["paths"]["/apis/pub.example.com/v1/namespaces/{namespace}/foos/{name}/status"];
+    let patch_params: Vec<&str> = status["patch"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(
+        patch_params.contains(&"fieldValidation"),
+        "{patch_params:?}"
+    );
+
+    for v in ["1.27", "1.28"] {
+        // kubectl validates a List's items itself, against the v2 definitions.
+        let bad = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: pub.example.com/v1\n  kind: Foo\n  metadata: {name: bad}\n  spec:\n    bars: [{name: a, bogus: 1}]\n    foo: true\n";
+        let o = run(&k, v, &["create", "-f", "-"], bad);
+        let out = text(&o);
+        assert!(!o.status.success(), "kubectl {v}: {out}");
+        assert!(
+            out.contains(r#"unknown field "bogus" in com.example.pub.v1.Foo.spec.bars"#)
+                && out.contains(r#"unknown field "foo" in com.example.pub.v1.Foo.spec"#),
+            "kubectl {v}: {out}"
+        );
+        let missing = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: pub.example.com/v1\n  kind: Foo\n  metadata: {name: missing}\n  spec:\n    bars: [{feeling: Great}]\n";
+        let out = text(&run(&k, v, &["create", "-f", "-"], missing));
+        assert!(
+            out.contains(r#"missing required field "name" in com.example.pub.v1.Foo.spec.bars"#),
+            "kubectl {v}: {out}"
+        );
+        let tag = v.replace('.', "-");
+        let good = format!("apiVersion: v1\nkind: List\nitems:\n- apiVersion: pub.example.com/v1\n  kind: Foo\n  metadata: {{name: good-{tag}}}\n  spec:\n    bars: [{{name: a}}]\n    note: null\n    port: 80\n    extra: {{anything: [1, 2]}}\n");
+        let out = ok(&k, v, &["create", "-f", "-"], &good);
+        assert!(
+            out.contains(&format!("foo.pub.example.com/good-{tag} created")),
+            "{out}"
+        );
+
+        // Strict validation of a single object is the server's.
+        let unknown = "{\"apiVersion\":\"pub.example.com/v1\",\"kind\":\"Foo\",\"metadata\":{\"name\":\"strict\"},\"spec\":{\"foo\":true}}";
+        let o = run(&k, v, &["create", "--validate=strict", "-f", "-"], unknown);
+        let out = text(&o);
+        assert!(!o.status.success(), "kubectl {v}: {out}");
+        assert!(
+            out.contains(r#"unknown field "spec.foo""#),
+            "kubectl {v}: {out}"
+        );
+
+        // explain, from v2.
+        let out = ok(
+            &k,
+            v,
+            &["explain", "foos.spec", "--output", "plaintext-openapiv2"],
+            "",
+        );
+        assert!(
+            out.contains("Specification of Foo") && out.contains("bars\t<[]Object>"),
+            "kubectl {v}: {out}"
+        );
+        let out = ok(
+            &k,
+            v,
+            &[
+                "explain",
+                "foos.metadata",
+                "--output",
+                "plaintext-openapiv2",
+            ],
+            "",
+        );
+        assert!(
+            out.contains("Standard object's metadata"),
+            "kubectl {v}: {out}"
+        );
+        let out = text(&run(
+            &k,
+            v,
+            &[
+                "explain",
+                "foos.spec.bars2",
+                "--output",
+                "plaintext-openapiv2",
+            ],
+            "",
+        ));
+        assert!(
+            out.contains(r#"field "bars2" does not exist"#),
+            "kubectl {v}: {out}"
+        );
+    }
+
+    // The CRD going takes its definitions and paths with it.
+    k.ok(&["delete", "crd", "foos.pub.example.com"]);
+    let doc = wait_v2(&k, "the Foo definition gone", |d| {
+        d["definitions"][def_name].is_null()
+    });
+    assert!(doc["paths"]["/apis/pub.example.com/v1/foos"].is_null());
+    assert!(doc["definitions"]["io.k8s.api.apps.v1.Deployment"].is_object());
+    let (_, etag_after, _) = v2_with_etag(&k, None);
+    assert_ne!(etag_after, etag);
+    assert_eq!(etag_after, etag_before, "back to the built-in document");
+}

@@ -1075,6 +1075,19 @@ pub fn prune_unknown(api_version: &str, kind: &str, obj: &mut Value) -> Option<V
     Some(unknown)
 }
 
+/// Removes from `meta` (the JSON of an ObjectMeta at `path`, e.g. `spec.template.metadata`)
+/// every field ObjectMeta does not have, returning their paths (`spec.template.metadata.foo`) in
+/// document order. `None` when this build has no schemas.
+pub fn prune_object_meta(meta: &mut Value, path: &str) -> Option<Vec<String>> {
+    let desc = pool()?.get_message_by_name(&format!("{META}.ObjectMeta"))?;
+    let info = msg_info(&desc)?;
+    let mut unknown = Vec::new();
+    if let Value::Object(m) = meta {
+        prune_fields(info, m, path, false, &mut unknown);
+    }
+    Some(unknown)
+}
+
 /// The field of `info` (or of a struct inlined into it) whose JSON key is `key`.
 fn find_field<'a>(info: &'a MsgInfo, key: &str) -> Option<&'a FieldInfo> {
     for f in &info.fields {

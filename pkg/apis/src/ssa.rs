@@ -558,6 +558,11 @@ pub trait Schema: Send + Sync {
     fn key_default(&self, _field: &str) -> Option<Value> {
         None
     }
+    /// Whether a map/struct node may hold a key `name`: a declared field, or any key of an open
+    /// map. Undeclared fields fail an apply (`.spec.foo: field not declared in schema`).
+    fn declares(&self, _name: &str) -> bool {
+        true
+    }
 }
 
 /// Upstream's "deduced" type, for objects without a schema: maps are granular, lists atomic.
@@ -599,6 +604,8 @@ pub struct TreeSchema {
     pub items: Option<Box<TreeSchema>>,
     pub list: ListType,
     pub atomic: bool,
+    /// A struct node whose undeclared fields are errors (not a map).
+    pub closed: bool,
 }
 
 impl TreeSchema {
@@ -660,6 +667,9 @@ impl Schema for TreeSchema {
     fn map_atomic(&self) -> bool {
         self.atomic
     }
+    fn declares(&self, name: &str) -> bool {
+        !self.closed || self.values.is_some() || self.is_named_field(name)
+    }
 }
 
 /// ObjectMeta's semantics (labels/annotations granular, finalizers a set, ownerReferences a
@@ -674,7 +684,11 @@ pub fn object_meta() -> TreeSchema {
         ("controller", s()),
         ("blockOwnerDeletion", s()),
     ]);
-    TreeSchema::strukt(vec![
+    let owner_ref = TreeSchema {
+        closed: true,
+        ..owner_ref
+    };
+    let meta = TreeSchema::strukt(vec![
         ("name", s()),
         ("generateName", s()),
         ("namespace", s()),
@@ -693,7 +707,11 @@ pub fn object_meta() -> TreeSchema {
         ),
         ("finalizers", TreeSchema::list(ListType::Set, s())),
         ("managedFields", TreeSchema::list(ListType::Atomic, s())),
-    ])
+    ]);
+    TreeSchema {
+        closed: true,
+        ..meta
+    }
 }
 
 /// List/map semantics of one struct field, as the patch metadata of built-in kinds states them
@@ -1165,41 +1183,135 @@ fn merge_node(
     }
 }
 
-/// Checks an applied configuration: associative list items carry their keys, no key twice.
-pub fn validate(v: &Value, schema: &dyn Schema) -> Result<(), String> {
-    validate_node(v, schema, &mut Vec::new())
+/// Upstream's errors converting an applied configuration to its typed form, in document order:
+/// undeclared fields (`.spec.foo: field not declared in schema`) and list items that cannot be
+/// told apart (`.spec.ports: duplicate entries for key [name="a"]`).
+pub fn typed_errors(v: &Value, schema: &dyn Schema) -> Vec<String> {
+    let mut errs = Vec::new();
+    typed_node(v, schema, &mut Vec::new(), &mut errs);
+    errs
 }
 
-fn validate_node(v: &Value, s: &dyn Schema, path: &mut Vec<PathElement>) -> Result<(), String> {
+fn typed_node(v: &Value, s: &dyn Schema, path: &mut Vec<PathElement>, errs: &mut Vec<String>) {
     match v {
-        Value::Object(m) if !s.map_atomic() => {
+        Value::Object(m) => {
             for (k, cv) in m {
                 path.push(PathElement::Field(k.clone()));
-                validate_node(cv, s.field(k).as_ref(), path)?;
+                if s.declares(k) {
+                    typed_node(cv, s.field(k).as_ref(), path, errs);
+                } else {
+                    errs.push(err_at(path, "field not declared in schema"));
+                }
                 path.pop();
             }
         }
         Value::Array(a) => {
             let lt = s.list_type();
-            if lt == ListType::Atomic {
-                return Ok(());
-            }
             let items = s.items();
             let mut seen = std::collections::BTreeSet::new();
             for (i, item) in a.iter().enumerate() {
-                let pe =
-                    item_pe(&lt, s, item).map_err(|e| err_at(path, format!("element {i}: {e}")))?;
+                let pe = if lt == ListType::Atomic {
+                    PathElement::Index(i as i64)
+                } else {
+                    match item_pe(&lt, s, item) {
+                        Ok(pe) => pe,
+                        Err(e) => {
+                            errs.push(err_at(path, format!("element {i}: {e}")));
+                            continue;
+                        }
+                    }
+                };
                 if !seen.insert(pe.clone()) {
-                    return Err(err_at(path, format!("duplicate entries for key {pe}")));
+                    errs.push(err_at(path, format!("duplicate entries for key {pe}")));
+                    continue;
                 }
                 path.push(pe);
-                validate_node(item, items.as_ref(), path)?;
+                typed_node(item, items.as_ref(), path, errs);
                 path.pop();
             }
         }
         _ => {}
     }
-    Ok(())
+}
+
+/// The structured-merge-diff path (`.spec.containers[name="c"].foo`) of the field a strict
+/// decoding path (`spec.containers[0].foo`) names in `obj`, following the lists' semantics.
+/// `None` when the path does not lead anywhere in `obj`.
+pub fn typed_path(obj: &Value, strict: &str, schema: &dyn Schema) -> Option<Path> {
+    let mut out = Vec::new();
+    let mut v = obj;
+    let mut rest = strict;
+    let mut owned: Box<dyn Schema>;
+    let mut s: &dyn Schema = schema;
+    while !rest.is_empty() {
+        match v {
+            Value::Object(m) => {
+                let rest_now = rest.strip_prefix('.').unwrap_or(rest);
+                // The longest key the path continues with (keys may hold dots).
+                let key = m
+                    .keys()
+                    .filter(|k| {
+                        rest_now.strip_prefix(k.as_str()).is_some_and(|r| {
+                            r.is_empty() || r.starts_with('.') || r.starts_with('[')
+                        })
+                    })
+                    .max_by_key(|k| k.len())?;
+                rest = &rest_now[key.len()..];
+                out.push(PathElement::Field(key.clone()));
+                v = &m[key.as_str()];
+                owned = s.field(key);
+                s = owned.as_ref();
+            }
+            Value::Array(a) => {
+                let inner = rest.strip_prefix('[')?;
+                let end = inner.find(']')?;
+                let i: usize = inner[..end].parse().ok()?;
+                rest = &inner[end + 1..];
+                let item = a.get(i)?;
+                let lt = s.list_type();
+                let pe = match lt {
+                    ListType::Atomic => PathElement::Index(i as i64),
+                    _ => item_pe(&lt, s, item).unwrap_or(PathElement::Index(i as i64)),
+                };
+                out.push(pe);
+                v = item;
+                owned = s.items();
+                s = owned.as_ref();
+            }
+            _ => return None,
+        }
+    }
+    Some(Path(out))
+}
+
+/// The message of a configuration that does not fit its kind's schema, as upstream's field
+/// manager words it: `failed to create typed patch object (<namespace>/<name>; <group>/<version>,
+/// Kind=<kind>): <errors>`.
+pub fn typed_patch_message(config: &Value, errs: &[String]) -> String {
+    let meta = |k: &str| {
+        config
+            .pointer(&format!("/metadata/{k}"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    let av = config
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let (g, v) = av.rsplit_once('/').unwrap_or(("", av));
+    let kind = config
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let detail = match errs {
+        [one] => one.clone(),
+        many => format!("errors:\n  {}", many.join("\n  ")),
+    };
+    format!(
+        "failed to create typed patch object ({}/{}; {g}/{v}, Kind={kind}): {detail}",
+        meta("namespace"),
+        meta("name")
+    )
 }
 
 fn merge_list(
@@ -1590,13 +1702,16 @@ pub enum ApplyError {
     Conflicts(Vec<Conflict>),
     /// The applied configuration is unusable: 400.
     BadRequest(String),
+    /// The applied configuration does not fit the kind's schema ([`typed_patch_message`]):
+    /// upstream answers 500 with no reason (its field manager returns a plain error).
+    Typed(String),
 }
 
 impl ApplyError {
     /// Upstream's message: `Apply failed with 1 conflict: conflict with "x" using v1: .a.b`.
     pub fn message(&self) -> String {
         match self {
-            ApplyError::BadRequest(m) => m.clone(),
+            ApplyError::BadRequest(m) | ApplyError::Typed(m) => m.clone(),
             ApplyError::Conflicts(c) if c.len() == 1 => format!(
                 "Apply failed with 1 conflict: conflict with {}: {}",
                 c[0].manager.describe(),
@@ -1634,7 +1749,7 @@ impl ApplyError {
                            "field": x.path.to_string()})
                 })
                 .collect(),
-            ApplyError::BadRequest(_) => Vec::new(),
+            ApplyError::BadRequest(_) | ApplyError::Typed(_) => Vec::new(),
         }
     }
 }
@@ -2026,8 +2141,10 @@ fn apply_inner(
     }
     let id = ManagerId::new(manager, true, cx.api_version, cx.subresource);
     let config = without_managed(config);
-    validate(&config, cx.schema)
-        .map_err(|e| ApplyError::BadRequest(format!("failed to create typed patch object: {e}")))?;
+    let errs = typed_errors(&config, cx.schema);
+    if !errs.is_empty() {
+        return Err(ApplyError::Typed(typed_patch_message(&config, &errs)));
+    }
     let merged = merge(&live_obj, &config, cx.schema).map_err(ApplyError::BadRequest)?;
     let last = managed.0.get(&id).map(|o| o.set.clone());
     let applied_set = cx

@@ -38,11 +38,15 @@ impl Track<'static> {
 }
 
 /// The list/map semantics of a kind's objects: the patch metadata of built-in kinds
-/// (`k3rs_apis::patchmeta`), upstream's deduced schema (maps granular, lists atomic; ObjectMeta's
-/// own semantics) for everything else.
+/// (`k3rs_apis::patchmeta`), the structural schema of custom resources, upstream's deduced
+/// schema (maps granular, lists atomic; ObjectMeta's own semantics) for everything else.
 pub fn schema_for(res: &Resource) -> Box<dyn Schema> {
     if let Some(s) = typed_schema(res) {
         return s;
+    }
+    if let Some(s) = k3rs_apis::crd::lookup(res).and_then(k3rs_apis::crd::apply::ApplySchema::root)
+    {
+        return Box::new(s);
     }
     Box::new(Deduced { root: true })
 }
@@ -207,12 +211,9 @@ fn force_param(query: &HashMap<String, String>) -> ApiResult<Option<bool>> {
 pub fn decode_apply(body: &[u8]) -> ApiResult<Value> {
     let v: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
-        Err(_) => {
-            let y: serde_yaml::Value = serde_yaml::from_slice(body)
-                .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
-            serde_json::to_value(y)
-                .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
-        }
+        // A repeated key keeps its last value (field validation reports it).
+        Err(_) => crate::fieldvalidation::parse_yaml(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?,
     };
     if !v.is_object() {
         return Err(ApiError::bad_request(
@@ -229,6 +230,9 @@ pub fn apply_error(e: ssa::ApplyError) -> ApiError {
             ApiError::new(409, "Conflict", e.message()).with_details(json!({"causes": e.causes()}))
         }
         ssa::ApplyError::BadRequest(m) => ApiError::bad_request(m.clone()),
+        // Upstream's field manager returns a plain error here, which its handler reports as an
+        // internal error without a reason.
+        ssa::ApplyError::Typed(m) => ApiError::new(500, "", m.clone()),
     }
 }
 
@@ -243,6 +247,32 @@ pub fn apply(
 ) -> ApiResult<Value> {
     let schema = schema_for(res);
     let api_version = res.api_version();
+    // Built-in kinds: the fields their schema does not have (custom resources' schemas say
+    // which fields they declare themselves).
+    let same_kind = config.get("apiVersion").and_then(Value::as_str) == Some(&api_version)
+        && config.get("kind").and_then(Value::as_str) == Some(res.kind);
+    let managed_fields_set = config
+        .pointer("/metadata/managedFields")
+        .is_some_and(|m| !m.is_null());
+    if same_kind && !managed_fields_set && !res.is_custom() {
+        let mut pruned = without_managed_fields(config);
+        let unknown = k3rs_apis::protobuf::prune_unknown(&api_version, res.kind, &mut pruned)
+            .unwrap_or_default();
+        if !unknown.is_empty() {
+            let errs: Vec<String> = unknown
+                .iter()
+                .map(|p| {
+                    let path = ssa::typed_path(config, p, schema.as_ref())
+                        .map(|p| p.to_string())
+                        .unwrap_or_else(|| format!(".{p}"));
+                    format!("{path}: field not declared in schema")
+                })
+                .collect();
+            return Err(apply_error(ssa::ApplyError::Typed(
+                ssa::typed_patch_message(config, &errs),
+            )));
+        }
+    }
     let now = crate::object::now_rfc3339();
     let cx = context(
         res,
@@ -253,6 +283,15 @@ pub fn apply(
         &now,
     );
     ssa::apply(current, config, manager, force, &cx).map_err(apply_error)
+}
+
+/// `config` without `metadata.managedFields` (an apply refuses it with its own error).
+fn without_managed_fields(config: &Value) -> Value {
+    let mut c = config.clone();
+    if let Some(m) = c.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("managedFields");
+    }
+    c
 }
 
 #[cfg(test)]
@@ -348,6 +387,10 @@ mod tests {
             "ConfigMap"
         );
         assert_eq!(decode_apply(b"a: [").unwrap_err().code, 400);
+        assert_eq!(
+            decode_apply(b"kind: A\nspec:\n  x: 1\n  x: 2\n").unwrap()["spec"]["x"],
+            2
+        );
         assert_eq!(decode_apply(b"- 1").unwrap_err().code, 400);
     }
 }

@@ -349,15 +349,25 @@ fn check(
     parsed: Vec<String>,
     in_document_order: bool,
 ) -> Vec<String> {
+    // Custom resources: upstream decodes the body as unstructured JSON, so every repeated key
+    // is reported (in document order), then prunes it against the structural schema, reporting
+    // ObjectMeta's unknown fields, the schema's, and embedded resources' ObjectMeta's.
+    if let Some(unknown) = k3rs_apis::crd::prune_unknown(api_version, kind, obj) {
+        let mut errs = parsed;
+        errs.extend(
+            unknown
+                .iter()
+                .map(|u| format!("unknown field {}", quote(u))),
+        );
+        return errs;
+    }
     let order = if in_document_order {
         document_order(obj)
     } else {
         HashMap::new()
     };
-    // Built-in kinds: their protobuf schema; custom resources: their structural schema.
-    let unknown = k3rs_apis::protobuf::prune_unknown(api_version, kind, obj)
-        .or_else(|| k3rs_apis::crd::prune_unknown(api_version, kind, obj))
-        .unwrap_or_default();
+    // Built-in kinds: their protobuf schema.
+    let unknown = k3rs_apis::protobuf::prune_unknown(api_version, kind, obj).unwrap_or_default();
     let under_unknown = |e: &str| {
         unknown.iter().any(|u| {
             e.strip_prefix("duplicate field ")
@@ -471,6 +481,26 @@ pub fn validate_body(
         )));
     }
     Ok(warnings(errs))
+}
+
+/// Field validation of an apply patch (a YAML or JSON body): its repeated keys, as upstream's
+/// strict YAML decoding finds them after the apply itself succeeded. Strict → the 400 to fail
+/// with (unknown fields are not looked for here: server-side apply refuses them in every mode);
+/// Warn → one warning per repeated key.
+pub fn validate_apply(directive: Directive, body: &[u8]) -> (Option<ApiError>, Vec<String>) {
+    if !directive.checks() {
+        return (None, Vec::new());
+    }
+    match yaml_duplicates(body) {
+        None => (None, Vec::new()),
+        Some(e) if directive == Directive::Strict => (
+            Some(ApiError::bad_request(format!(
+                "error strict decoding YAML: error converting YAML to JSON: {e}"
+            ))),
+            Vec::new(),
+        ),
+        Some(e) => (None, warnings(vec![e])),
+    }
 }
 
 /// Field validation of a patched object: unknown fields of the result, after the problems of

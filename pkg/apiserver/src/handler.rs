@@ -1121,10 +1121,17 @@ impl Handler {
             "application/apply-patch+yaml" => {
                 let (mgr, force) = crate::fieldmanager::apply_params(query)?;
                 let config = crate::fieldmanager::decode_apply(req.body())?;
+                let (strict, warnings) = crate::fieldvalidation::validate_apply(fv, req.body());
+                let applied = ApplyRequest {
+                    config: &config,
+                    manager: &mgr,
+                    force,
+                    strict: strict.as_ref(),
+                };
                 return self
-                    .apply_patch(res, ns, name, sub, dry_run, &config, &mgr, force, guard)
+                    .apply_patch(res, ns, name, sub, dry_run, applied, guard)
                     .await
-                    .map(|(code, obj)| (code, obj, Vec::new()));
+                    .map(|(code, obj)| (code, obj, warnings));
             }
             "application/apply-patch+cbor" => {
                 return Err(ApiError::unsupported_media_type(
@@ -1205,11 +1212,17 @@ impl Handler {
         name: &str,
         sub: Option<&str>,
         dry_run: bool,
-        config: &Value,
-        manager: &str,
-        force: bool,
+        applied: ApplyRequest<'_>,
         guard: &(dyn Fn(&Value, Option<&Value>) -> ApiResult<()> + Sync),
     ) -> ApiResult<(u16, Value)> {
+        let ApplyRequest {
+            config,
+            manager,
+            force,
+            strict,
+        } = applied;
+        // Field validation fails a request whose apply worked (as upstream checks after it).
+        let strict_check = || strict.map_or(Ok(()), |e| Err(e.clone()));
         match crate::object::meta_str(config, "name") {
             Some(n) if !n.is_empty() && n != name => {
                 return Err(ApiError::bad_request(format!(
@@ -1231,6 +1244,7 @@ impl Handler {
                         manager,
                         force,
                     )?;
+                    strict_check()?;
                     k3rs_apis::defaults::apply_defaults(res.group, res.kind, &mut obj);
                     // A resourceVersion in the configuration is a precondition; else none.
                     if crate::object::meta_str(config, "resourceVersion").is_none_or(str::is_empty)
@@ -1252,6 +1266,7 @@ impl Handler {
                 Err(e) => return Err(e),
             }
             let mut obj = crate::fieldmanager::apply(res, None, None, config, manager, force)?;
+            strict_check()?;
             crate::object::meta_mut(&mut obj).insert("name".into(), json!(name));
             crate::object::meta_mut(&mut obj).remove("resourceVersion");
             guard(&obj, None)?;
@@ -1395,6 +1410,16 @@ where
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(f(tx));
     tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// What a server-side apply asks for.
+#[derive(Clone, Copy)]
+struct ApplyRequest<'a> {
+    config: &'a Value,
+    manager: &'a str,
+    force: bool,
+    /// The strict field validation error to fail with once the apply worked.
+    strict: Option<&'a ApiError>,
 }
 
 enum PatchKind {

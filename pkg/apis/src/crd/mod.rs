@@ -10,6 +10,7 @@
 //! (group, version, names, scope, subresources) combinations ever served by this process — a few
 //! hundred bytes each.
 
+pub mod apply;
 pub mod schema;
 
 use std::cmp::Ordering;
@@ -64,6 +65,10 @@ pub struct CustomResource {
     pub storage_version: String,
     /// `schema.openAPIV3Schema` of this version.
     pub schema: Option<Value>,
+    /// The list kind (`names.listKind`, `<Kind>List` when unset).
+    pub list_kind: String,
+    /// The version's own `selectableFields` (their `jsonPath` without the leading dot).
+    pub selectable_fields: Vec<String>,
     pub columns: Vec<PrinterColumn>,
     pub scale: Option<ScalePaths>,
     /// Field-selectable paths (`metadata.name`, `metadata.namespace`, then `selectableFields`).
@@ -81,9 +86,14 @@ pub struct CrdSchema {
     pub group: String,
     pub version: String,
     pub kind: String,
+    pub list_kind: String,
     pub plural: String,
     pub namespaced: bool,
     pub schema: Option<Value>,
+    pub has_status: bool,
+    pub has_scale: bool,
+    /// The version's declared `selectableFields` (`spec.color`).
+    pub selectable_fields: Vec<String>,
 }
 
 #[derive(Default)]
@@ -192,6 +202,10 @@ pub fn register(crd: &Value) {
     let names = served_names(crd);
     let s = |k: &str| names.get(k).and_then(Value::as_str).unwrap_or_default();
     let (kind, plural) = (s("kind"), s("plural"));
+    let list_kind = match s("listKind") {
+        "" => format!("{kind}List"),
+        x => x.to_string(),
+    };
     let singular = match s("singular") {
         "" => kind.to_ascii_lowercase(),
         x => x.to_string(),
@@ -304,18 +318,22 @@ pub fn register(crd: &Value) {
         if namespaced {
             selectable.push("metadata.namespace".to_string());
         }
+        let mut selectable_fields = Vec::new();
         if let Some(fs) = v.get("selectableFields").and_then(Value::as_array) {
             for f in fs {
                 if let Some(p) = f.get("jsonPath").and_then(Value::as_str) {
-                    selectable.push(p.trim_start_matches('.').to_string());
+                    selectable_fields.push(p.trim_start_matches('.').to_string());
                 }
             }
         }
+        selectable.extend(selectable_fields.iter().cloned());
         st.served.push(Arc::new(CustomResource {
             res,
             crd: name.clone(),
             storage_version: storage_version.clone(),
             schema: v.pointer("/schema/openAPIV3Schema").cloned(),
+            list_kind: list_kind.clone(),
+            selectable_fields,
             columns,
             scale,
             selectable,
@@ -454,9 +472,13 @@ pub fn schemas() -> Vec<CrdSchema> {
             group: c.res.group.to_string(),
             version: c.res.version.to_string(),
             kind: c.res.kind.to_string(),
+            list_kind: c.list_kind.clone(),
             plural: c.res.plural.to_string(),
             namespaced: c.res.namespaced,
             schema: c.schema.clone(),
+            has_status: c.res.has_status(),
+            has_scale: c.res.subresources.iter().any(|s| s.name == "scale"),
+            selectable_fields: c.selectable_fields.clone(),
         })
         .collect()
 }

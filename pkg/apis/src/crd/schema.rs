@@ -50,17 +50,74 @@ fn preserves(s: &Value) -> bool {
 }
 
 /// Drops the fields the schema does not specify (unless `x-kubernetes-preserve-unknown-fields`).
-/// At the root (and in embedded resources) `apiVersion`, `kind` and `metadata` are kept.
+/// At the root (and in embedded resources) `apiVersion`, `kind` and `metadata` are kept, minus
+/// the fields ObjectMeta does not have.
 pub fn prune(schema: &Value, obj: &mut Value) {
-    prune_at(schema, obj, true, "", &mut None);
+    prune_reporting(schema, obj);
 }
 
-/// [`prune`], returning the paths of what was dropped (`spec.foo`, `spec.list[0].bar`), for
-/// strict field validation.
+/// [`prune`], returning the paths of what was dropped, for strict field validation, in
+/// upstream's order: unknown fields of the object's ObjectMeta (`metadata.foo`), those the
+/// schema does not specify (`spec.foo`, `spec.list[0].bar`), those of embedded resources'
+/// ObjectMeta (`spec.template.metadata.foo`); each group sorted.
 pub fn prune_reporting(schema: &Value, obj: &mut Value) -> Vec<String> {
-    let mut out = Some(Vec::new());
-    prune_at(schema, obj, true, "", &mut out);
-    out.unwrap_or_default()
+    let mut out = prune_meta(obj, "");
+    let mut pruned = Some(Vec::new());
+    prune_at(schema, obj, true, "", &mut pruned);
+    let mut pruned = pruned.unwrap_or_default();
+    pruned.sort();
+    out.extend(pruned);
+    let mut embedded = Vec::new();
+    prune_embedded_meta(schema, obj, "", &mut embedded);
+    embedded.sort();
+    out.extend(embedded);
+    out
+}
+
+/// Drops the unknown fields of the ObjectMeta of the resource `obj` (at `path`), returning
+/// their paths, sorted.
+fn prune_meta(obj: &mut Value, path: &str) -> Vec<String> {
+    let Some(meta) = obj.get_mut("metadata").filter(|m| m.is_object()) else {
+        return Vec::new();
+    };
+    let mut unknown =
+        crate::protobuf::prune_object_meta(meta, &child(path, "metadata")).unwrap_or_default();
+    unknown.sort();
+    unknown
+}
+
+/// The ObjectMeta of every embedded resource below the root, as upstream's coercion of
+/// embedded objects: walked along the schema's properties, items and additional properties.
+fn prune_embedded_meta(s: &Value, v: &mut Value, path: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if !path.is_empty() && flag(s, "x-kubernetes-embedded-resource") {
+                if let Some(meta) = m.get_mut("metadata").filter(|x| x.is_object()) {
+                    out.extend(
+                        crate::protobuf::prune_object_meta(meta, &child(path, "metadata"))
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+            let properties = props(s);
+            let additional = s.get("additionalProperties").filter(|a| a.is_object());
+            for (k, val) in m.iter_mut() {
+                if let Some(ps) = properties.and_then(|p| p.get(k)) {
+                    prune_embedded_meta(ps, val, &child(path, k), out);
+                } else if let Some(a) = additional {
+                    prune_embedded_meta(a, val, &crate::validation::util::key(path, k), out);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(is) = s.get("items") {
+                for (i, it) in items.iter_mut().enumerate() {
+                    prune_embedded_meta(is, it, &index(path, i), out);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn prune_at(s: &Value, v: &mut Value, resource: bool, path: &str, out: &mut Option<Vec<String>>) {

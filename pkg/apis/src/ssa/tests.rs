@@ -662,11 +662,11 @@ fn map_lists_with_several_keys_and_nested_lists() {
         json!([]),
     );
     assert!(
-        matches!(apply(Some(&live), &dup, "one", false, &c), Err(ApplyError::BadRequest(m)) if m.contains("duplicate entries"))
+        matches!(apply(Some(&live), &dup, "one", false, &c), Err(ApplyError::Typed(m)) if m.contains("duplicate entries"))
     );
     let nokey = ports(json!([{"name": "x"}]), json!([]));
     assert!(
-        matches!(apply(Some(&live), &nokey, "one", false, &c), Err(ApplyError::BadRequest(m)) if m.contains("omits all key fields"))
+        matches!(apply(Some(&live), &nokey, "one", false, &c), Err(ApplyError::Typed(m)) if m.contains("omits all key fields"))
     );
 }
 

@@ -105,12 +105,23 @@ fn schema(v: &Value) -> Msg {
     if let Some(d) = v.get("default") {
         m.message(5, any(d));
     }
+    if let Some(x) = v.get("multipleOf").and_then(Value::as_f64) {
+        m.double(6, x);
+    }
     if let Some(x) = v.get("maximum").and_then(Value::as_f64) {
         m.double(7, x);
     }
+    m.boolean(
+        8,
+        v.get("exclusiveMaximum").and_then(Value::as_bool) == Some(true),
+    );
     if let Some(x) = v.get("minimum").and_then(Value::as_f64) {
         m.double(9, x);
     }
+    m.boolean(
+        10,
+        v.get("exclusiveMinimum").and_then(Value::as_bool) == Some(true),
+    );
     if let Some(x) = v.get("maxLength").and_then(Value::as_i64) {
         m.int64(11, x);
     }
@@ -128,6 +139,12 @@ fn schema(v: &Value) -> Msg {
         16,
         v.get("uniqueItems").and_then(Value::as_bool) == Some(true),
     );
+    if let Some(x) = v.get("maxProperties").and_then(Value::as_i64) {
+        m.int64(17, x);
+    }
+    if let Some(x) = v.get("minProperties").and_then(Value::as_i64) {
+        m.int64(18, x);
+    }
     strings(&mut m, 19, v.get("required"));
     for e in v
         .get("enum")
@@ -341,6 +358,94 @@ fn path_item(v: &Value) -> Msg {
     m
 }
 
+/// `Document.paths` and `Document.definitions`: the fields [`splice`] adds entries to.
+pub const PATHS: u32 = 8;
+pub const DEFINITIONS: u32 = 9;
+
+/// The `Paths` message's entries (`repeated NamedPathItem path = 2`) for these paths (`x-`
+/// names, which are extensions, are skipped).
+pub fn path_entries<'a>(paths: impl IntoIterator<Item = (&'a String, &'a Value)>) -> Vec<u8> {
+    let mut p = Msg::default();
+    for (name, item) in paths {
+        if name.starts_with("x-") {
+            continue;
+        }
+        let mut named = Msg::default();
+        named.string(1, name);
+        named.message(2, path_item(item));
+        p.message(2, named);
+    }
+    p.0
+}
+
+/// The `Definitions` message's entries (`repeated NamedSchema additional_properties = 1`).
+pub fn definition_entries<'a>(defs: impl IntoIterator<Item = (&'a String, &'a Value)>) -> Vec<u8> {
+    let mut ds = Msg::default();
+    for (name, s) in defs {
+        ds.message(1, named_schema(name, s));
+    }
+    ds.0
+}
+
+fn read_varint(b: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*at)?;
+        *at += 1;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// `doc` (an encoded message) with more entries appended to some of its message fields:
+/// `extra` pairs a field number with encoded repeated entries of that field's message. A field
+/// the document lacks is added. The rest of the document is copied as it is. `None` if `doc`
+/// is not a well-formed message.
+pub fn splice(doc: &[u8], extra: &[(u32, &[u8])]) -> Option<Vec<u8>> {
+    let mut out = Msg(Vec::with_capacity(
+        doc.len() + extra.iter().map(|(_, e)| e.len() + 8).sum::<usize>(),
+    ));
+    let mut done = vec![false; extra.len()];
+    let mut at = 0;
+    while at < doc.len() {
+        let start = at;
+        let key = read_varint(doc, &mut at)?;
+        let (field, wire) = ((key >> 3) as u32, (key & 7) as u8);
+        match wire {
+            0 => {
+                read_varint(doc, &mut at)?;
+            }
+            1 => at += 8,
+            5 => at += 4,
+            2 => {
+                let len = usize::try_from(read_varint(doc, &mut at)?).ok()?;
+                let content = doc.get(at..at.checked_add(len)?)?;
+                at += len;
+                if let Some(i) = extra.iter().position(|(f, _)| *f == field) {
+                    if !done[i] {
+                        done[i] = true;
+                        let mut joined = content.to_vec();
+                        joined.extend_from_slice(extra[i].1);
+                        out.bytes(field, &joined);
+                        continue;
+                    }
+                }
+            }
+            _ => return None,
+        }
+        out.0.extend_from_slice(doc.get(start..at)?);
+    }
+    for (i, (field, entries)) in extra.iter().enumerate() {
+        if !done[i] && !entries.is_empty() {
+            out.bytes(*field, entries);
+        }
+    }
+    Some(out.0)
+}
+
 /// Encodes a Swagger 2.0 document as `openapi.v2.Document`.
 pub fn encode_document(doc: &Value) -> Vec<u8> {
     let mut d = Msg::default();
@@ -359,27 +464,12 @@ pub fn encode_document(doc: &Value) -> Vec<u8> {
     strings(&mut d, 6, doc.get("consumes"));
     strings(&mut d, 7, doc.get("produces"));
     if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
-        // Paths { repeated NamedAny vendor_extension = 1; repeated NamedPathItem path = 2; }
-        let mut p = Msg::default();
-        for (name, item) in paths {
-            if name.starts_with("x-") {
-                continue;
-            }
-            let mut named = Msg::default();
-            named.string(1, name);
-            named.message(2, path_item(item));
-            p.message(2, named);
-        }
+        let mut p = Msg(path_entries(paths.iter()));
         vendor_extensions(&mut p, 1, doc.get("paths").unwrap_or(&Value::Null));
-        d.message(8, p);
+        d.message(PATHS, p);
     }
     if let Some(defs) = doc.get("definitions").and_then(Value::as_object) {
-        // Definitions { repeated NamedSchema additional_properties = 1; }
-        let mut ds = Msg::default();
-        for (name, s) in defs {
-            ds.message(1, named_schema(name, s));
-        }
-        d.message(9, ds);
+        d.message(DEFINITIONS, Msg(definition_entries(defs.iter())));
     }
     for req in doc
         .get("security")

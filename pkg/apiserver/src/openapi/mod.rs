@@ -5,15 +5,17 @@
 //!
 //! Documents are generated once, on first use, and kept serialized with their ETags (SHA-512, as
 //! upstream). Group versions added at run time (custom resources) go through
-//! [`OpenApi::set_group_version`] with a document built by [`group_version_document`].
+//! [`OpenApi::set_group_version`] (v3) and [`OpenApi::set_custom_v2`] (their definitions and
+//! paths spliced into the v2 document); see [`custom`].
 
 pub mod custom;
 pub mod gnostic;
 pub mod paths;
 pub mod schemas;
+pub mod structural;
 pub mod v3;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
@@ -87,6 +89,11 @@ pub struct Built {
     pub resources: Vec<ResourceInfo>,
     pub v2_json: Doc,
     pub v2_protobuf: Doc,
+    /// Where entries are spliced into `v2_json`: just inside its `definitions` and `paths`
+    /// objects.
+    v2_json_slots: [usize; 2],
+    /// The names of the v2 document's definitions.
+    pub definition_names: HashSet<String>,
     /// v3 documents by index key (`api/v1`, `apis/apps/v1`).
     pub v3: BTreeMap<String, Doc>,
     pub stats: BuildStats,
@@ -211,7 +218,8 @@ pub fn build(lookup: FieldLookup) -> Built {
     }
     let v2 = v2_document(&all_paths, &definitions.schemas);
     let v2_protobuf = Doc::new(gnostic::encode_document(&v2));
-    let v2_json = Doc::json(&v2);
+    let (json_bytes, v2_json_slots) = v2_json(&v2);
+    let v2_json = Doc::new(json_bytes);
     let stats = BuildStats {
         elapsed: start.elapsed(),
         definitions: definitions.schemas.len(),
@@ -221,9 +229,89 @@ pub fn build(lookup: FieldLookup) -> Built {
         resources,
         v2_json,
         v2_protobuf,
+        v2_json_slots,
+        definition_names: definitions.schemas.keys().cloned().collect(),
         v3,
         stats,
     }
+}
+
+/// Serializes a v2 document, returning where its `definitions` and `paths` objects open (just
+/// past their `{`).
+fn v2_json(doc: &Value) -> (Vec<u8>, [usize; 2]) {
+    let mut out = Vec::with_capacity(4 << 20);
+    let mut slots = [0; 2];
+    out.push(b'{');
+    for (i, (k, v)) in doc.as_object().into_iter().flatten().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend(serde_json::to_vec(k).unwrap_or_default());
+        out.push(b':');
+        match k.as_str() {
+            "definitions" => slots[0] = out.len() + 1,
+            "paths" => slots[1] = out.len() + 1,
+            _ => {}
+        }
+        out.extend(serde_json::to_vec(v).unwrap_or_default());
+    }
+    out.push(b'}');
+    (out, slots)
+}
+
+/// `entries` serialized as the members of a JSON object (`"a":1,"b":2`).
+fn json_members<'a>(entries: impl IntoIterator<Item = (&'a String, &'a Value)>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (k, v) in entries {
+        if !out.is_empty() {
+            out.push(b',');
+        }
+        out.extend(serde_json::to_vec(k).unwrap_or_default());
+        out.push(b':');
+        out.extend(serde_json::to_vec(v).unwrap_or_default());
+    }
+    out
+}
+
+/// The built-in v2 documents (JSON, protobuf) with more definitions and paths.
+fn v2_with(
+    b: &Built,
+    definitions: &BTreeMap<String, Value>,
+    paths: &BTreeMap<String, Value>,
+) -> (Doc, Doc) {
+    let doc = &b.v2_json.bytes;
+    let mut inserts = [
+        (b.v2_json_slots[0], json_members(definitions)),
+        (b.v2_json_slots[1], json_members(paths)),
+    ];
+    inserts.sort_by_key(|(at, _)| *at);
+    let mut json =
+        Vec::with_capacity(doc.len() + inserts.iter().map(|i| i.1.len() + 1).sum::<usize>());
+    let mut from = 0;
+    for (at, members) in &inserts {
+        let at = (*at).min(doc.len());
+        json.extend_from_slice(&doc[from..at]);
+        // (A slot of 0: the document has no such object; nothing can go there.)
+        if !members.is_empty() && at > 0 {
+            json.extend_from_slice(members);
+            if doc.get(at) != Some(&b'}') {
+                json.push(b',');
+            }
+        }
+        from = at;
+    }
+    json.extend_from_slice(&doc[from..]);
+    let path_entries = gnostic::path_entries(paths);
+    let definition_entries = gnostic::definition_entries(definitions);
+    let proto = gnostic::splice(
+        &b.v2_protobuf.bytes,
+        &[
+            (gnostic::PATHS, &path_entries),
+            (gnostic::DEFINITIONS, &definition_entries),
+        ],
+    )
+    .unwrap_or_else(|| b.v2_protobuf.bytes.to_vec());
+    (Doc::new(json), Doc::new(proto))
 }
 
 /// What a request for an OpenAPI document gets.
@@ -253,6 +341,8 @@ pub struct OpenApi {
     lookup: FieldLookup,
     built: OnceLock<Built>,
     extra: RwLock<BTreeMap<String, Doc>>,
+    /// The v2 documents (JSON, protobuf) with custom resources, when there are any.
+    custom_v2: RwLock<Option<Arc<(Doc, Doc)>>>,
 }
 
 impl OpenApi {
@@ -261,7 +351,32 @@ impl OpenApi {
             lookup,
             built: OnceLock::new(),
             extra: RwLock::new(BTreeMap::new()),
+            custom_v2: RwLock::new(None),
         }
+    }
+
+    /// Publishes `/openapi/v2` as the built-in document plus these definitions and paths (of
+    /// custom resources; definitions must not reuse built-in names); none: the built-in
+    /// document alone.
+    pub fn set_custom_v2(
+        &self,
+        definitions: &BTreeMap<String, Value>,
+        paths: &BTreeMap<String, Value>,
+    ) {
+        let docs = (!definitions.is_empty() || !paths.is_empty())
+            .then(|| Arc::new(v2_with(self.built(), definitions, paths)));
+        if let Ok(mut slot) = self.custom_v2.write() {
+            *slot = docs;
+        }
+    }
+
+    /// The current v2 documents: JSON and protobuf.
+    fn v2_docs(&self) -> (Doc, Doc) {
+        if let Some(d) = self.custom_v2.read().ok().and_then(|d| d.clone()) {
+            return (d.0.clone(), d.1.clone());
+        }
+        let b = self.built();
+        (b.v2_json.clone(), b.v2_protobuf.clone())
     }
 
     /// Whether the built-in documents exist yet (generating them takes a while: callers on an
@@ -344,11 +459,11 @@ impl OpenApi {
                     "only application/json and application/com.github.proto-openapi.spec.v2@v1.0+protobuf are served",
                 );
             };
-            let b = self.built();
+            let (json, protobuf) = self.v2_docs();
             let (doc, ct) = if proto == JSON {
-                (&b.v2_json, "application/json")
+                (&json, "application/json")
             } else {
-                (&b.v2_protobuf, V2_PROTOBUF_REPLY)
+                (&protobuf, V2_PROTOBUF_REPLY)
             };
             return answer(doc, ct, false, if_none_match, gzip);
         }

@@ -66,16 +66,36 @@ pub fn gv_prefix(group: &str, version: &str) -> String {
     }
 }
 
-/// `Core`, `Apps`, `RbacAuthorization`, `FlowcontrolApiserver`: the group part of operation ids.
-fn group_camel(group: &str) -> String {
+/// Upstream's `ToValidOperationID`: letters, `_` and (not first) digits are kept, anything else
+/// dropped and the next kept character upper-cased (so is the first with `capitalize_first`).
+pub fn valid_operation_id(s: &str, capitalize_first: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut capitalize = capitalize_first;
+    for (i, c) in s.chars().enumerate() {
+        if c.is_alphabetic() || c == '_' || (i != 0 && c.is_numeric()) {
+            if capitalize {
+                out.extend(c.to_uppercase());
+                capitalize = false;
+            } else {
+                out.push(c);
+            }
+        } else {
+            capitalize = true;
+        }
+    }
+    out
+}
+
+/// `Core`, `Apps`, `RbacAuthorization`, `FlowcontrolApiserver`, `StableExampleCom`: the group
+/// part of operation ids.
+pub fn group_camel(group: &str) -> String {
     if group.is_empty() {
         return "Core".into();
     }
-    let g = group.strip_suffix(".k8s.io").unwrap_or(group);
-    g.split('.').map(capitalize).collect()
+    valid_operation_id(group.strip_suffix(".k8s.io").unwrap_or(group), true)
 }
 
-fn capitalize(s: &str) -> String {
+pub fn capitalize(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),
@@ -94,19 +114,19 @@ pub fn tag(group: &str, version: &str) -> String {
     format!("{lower}_{version}")
 }
 
-fn qparam(name: &str, ty: &str, description: &str) -> Value {
+pub(crate) fn qparam(name: &str, ty: &str, description: &str) -> Value {
     json!({"description": description, "in": "query", "name": name, "type": ty, "uniqueItems": true})
 }
 
-fn path_param(name: &str, description: &str) -> Value {
+pub(crate) fn path_param(name: &str, description: &str) -> Value {
     json!({"description": description, "in": "path", "name": name, "required": true, "type": "string", "uniqueItems": true})
 }
 
-fn body_param(definition: &str) -> Value {
+pub(crate) fn body_param(definition: &str) -> Value {
     json!({"in": "body", "name": "body", "required": true, "schema": def_ref(definition)})
 }
 
-fn pretty() -> Value {
+pub(crate) fn pretty() -> Value {
     qparam(
         "pretty",
         "string",
@@ -114,7 +134,7 @@ fn pretty() -> Value {
     )
 }
 
-fn write_params(patch: bool) -> Vec<Value> {
+pub(crate) fn write_params(patch: bool) -> Vec<Value> {
     let mut v = vec![
         qparam("dryRun", "string", "If 'All', the request is validated and processed but nothing is persisted."),
         qparam("fieldManager", "string", "The name of the actor making the change, recorded in managedFields. At most 128 printable characters."),
@@ -130,7 +150,7 @@ fn write_params(patch: bool) -> Vec<Value> {
     v
 }
 
-fn delete_params() -> Vec<Value> {
+pub(crate) fn delete_params() -> Vec<Value> {
     vec![
         qparam("dryRun", "string", "If 'All', the request is validated and processed but nothing is persisted."),
         qparam("gracePeriodSeconds", "integer", "Seconds to wait before the object is deleted; 0 deletes at once. Unset uses the kind's default."),
@@ -140,7 +160,7 @@ fn delete_params() -> Vec<Value> {
     ]
 }
 
-fn list_params(watch_bookmarks: bool) -> Vec<Value> {
+pub(crate) fn list_params(watch_bookmarks: bool) -> Vec<Value> {
     let mut v = Vec::new();
     if watch_bookmarks {
         v.push(qparam(
@@ -162,7 +182,7 @@ fn list_params(watch_bookmarks: bool) -> Vec<Value> {
     v
 }
 
-fn watch_param() -> Value {
+pub(crate) fn watch_param() -> Value {
     qparam(
         "watch",
         "boolean",
@@ -170,33 +190,33 @@ fn watch_param() -> Value {
     )
 }
 
-fn response(description: &str, definition: Option<&str>) -> Value {
+pub(crate) fn response(description: &str, definition: Option<&str>) -> Value {
     match definition {
         Some(d) => json!({"description": description, "schema": def_ref(d)}),
         None => json!({"description": description}),
     }
 }
 
-fn ok(def: &str) -> (&'static str, Value) {
+pub(crate) fn ok(def: &str) -> (&'static str, Value) {
     ("200", response("OK", Some(def)))
 }
-fn created(def: &str) -> (&'static str, Value) {
+pub(crate) fn created(def: &str) -> (&'static str, Value) {
     ("201", response("Created", Some(def)))
 }
-fn accepted(def: &str) -> (&'static str, Value) {
+pub(crate) fn accepted(def: &str) -> (&'static str, Value) {
     ("202", response("Accepted", Some(def)))
 }
 
 /// One operation.
-struct Op {
-    method: &'static str,
-    action: &'static str,
-    id: String,
-    description: String,
-    params: Vec<Value>,
-    consumes: Option<&'static [&'static str]>,
-    produces: &'static [&'static str],
-    responses: Vec<(&'static str, Value)>,
+pub(crate) struct Op {
+    pub method: &'static str,
+    pub action: &'static str,
+    pub id: String,
+    pub description: String,
+    pub params: Vec<Value>,
+    pub consumes: Option<&'static [&'static str]>,
+    pub produces: &'static [&'static str],
+    pub responses: Vec<(&'static str, Value)>,
 }
 
 /// Media types of list responses, which can also be watched.
@@ -207,7 +227,7 @@ const PRODUCES_LIST: &[&str] = &[
 ];
 
 /// `base` followed by `extra`.
-fn join(mut base: Vec<Value>, extra: Vec<Value>) -> Vec<Value> {
+pub(crate) fn join(mut base: Vec<Value>, extra: Vec<Value>) -> Vec<Value> {
     base.extend(extra);
     base
 }
@@ -283,7 +303,7 @@ impl Op {
         }
     }
 
-    fn render(self, tag: &str, gvk: Option<Value>) -> (&'static str, Value) {
+    pub(crate) fn render(self, tag: &str, gvk: Option<Value>) -> (&'static str, Value) {
         let mut responses = Map::new();
         for (code, r) in self.responses {
             responses.insert(code.to_string(), r);
@@ -324,7 +344,7 @@ fn sort_params(params: &mut [Value]) {
 /// A path item of `ops` with the path-level `params`. As upstream's OpenAPI builder does, a
 /// non-body parameter every operation of the path takes is published once, on the path, and
 /// parameters are sorted by name (then location).
-fn path_item(mut params: Vec<Value>, mut ops: Vec<(&'static str, Value)>) -> Value {
+pub(crate) fn path_item(mut params: Vec<Value>, mut ops: Vec<(&'static str, Value)>) -> Value {
     let op_params =
         |op: &Value| -> Vec<Value> { op["parameters"].as_array().cloned().unwrap_or_default() };
     let shared: Vec<Value> = match ops.first() {

@@ -804,3 +804,434 @@ fn sizes() {
     eprintln!("v3 total: {total} bytes");
     assert!(b.v2_json.bytes.len() > 100_000);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Custom resources.
+
+/// The e2e suite's `schemaFoo` (crd_publish_openapi.go), as JSON.
+fn schema_foo() -> Value {
+    json!({
+        "description": "Foo CRD for Testing",
+        "type": "object",
+        "properties": {
+            "spec": {"type": "object", "description": "Specification of Foo", "properties": {
+                "bars": {"description": "List of Bars and their specs.", "type": "array", "items": {
+                    "type": "object", "required": ["name"], "properties": {
+                        "name": {"description": "Name of Bar.", "type": "string"},
+                        "age": {"description": "Age of Bar.", "type": "string"},
+                        "feeling": {"description": "Whether Bar is feeling great.", "type": "string", "enum": ["Great", "Down"]},
+                        "bazs": {"description": "List of Bazs.", "items": {"type": "string"}, "type": "array"}}}}}},
+            "status": {"description": "Status of Foo", "type": "object", "properties": {
+                "bars": {"description": "List of Bars and their statuses.", "type": "array", "items": {
+                    "type": "object", "properties": {
+                        "name": {"description": "Name of Bar.", "type": "string"},
+                        "available": {"description": "Whether the Bar is installed.", "type": "boolean"},
+                        "quxType": {"description": "Indicates to external qux type.", "pattern": "in-tree|out-of-tree", "type": "string"}}}}}}
+        }
+    })
+}
+
+fn crd(group: &str, plural: &str, kind: &str, versions: Value) -> Value {
+    json!({
+        "metadata": {"name": format!("{plural}.{group}")},
+        "spec": {"group": group, "scope": "Namespaced",
+            "names": {"plural": plural, "singular": kind.to_lowercase(), "kind": kind, "listKind": format!("{kind}List")},
+            "versions": versions}
+    })
+}
+
+/// The names of a parameter list.
+fn pnames(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| p["name"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+fn served_json(path: &str, accept: Option<&str>) -> (Value, String) {
+    match service().serve(path, None, accept, None, None) {
+        Served::Ok { body, etag, .. } => (serde_json::from_slice(&body).unwrap(), etag),
+        other => panic!("{path}: {other:?}"),
+    }
+}
+
+/// What the e2e suite compares a published definition with: the definition without the
+/// properties and extensions the builder adds.
+fn without_builder_additions(mut d: Value) -> Value {
+    if let Some(p) = d["properties"].as_object_mut() {
+        for k in ["metadata", "apiVersion", "kind"] {
+            p.remove(k);
+        }
+    }
+    let m = d.as_object_mut().unwrap();
+    m.remove("x-kubernetes-group-version-kind");
+    m.remove("x-kubernetes-selectable-fields");
+    d
+}
+
+#[test]
+fn custom_resources_in_v2_follow_the_crds() {
+    let (_, etag_before) = served_json("/openapi/v2", None);
+    let versions = json!([
+        {"name": "v1", "served": true, "storage": true,
+         "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"}},
+         "selectableFields": [{"jsonPath": ".spec.color"}],
+         "schema": {"openAPIV3Schema": schema_foo()}},
+        {"name": "v2", "served": true, "storage": false, "schema": {"openAPIV3Schema": schema_foo()}},
+        {"name": "v3", "served": false, "storage": false, "schema": {"openAPIV3Schema": schema_foo()}},
+    ]);
+    k3rs_apis::crd::register(&crd("pub2.example.com", "foos", "Foo", versions));
+    custom::refresh();
+    let (doc, etag) = served_json("/openapi/v2", None);
+    assert_ne!(etag, etag_before, "the document changed, so did its ETag");
+    let defs = &doc["definitions"];
+    let foo = &defs["com.example.pub2.v1.Foo"];
+    // Exactly the CRD's schema, plus what upstream adds (as the e2e suite checks it).
+    assert_eq!(without_builder_additions(foo.clone()), schema_foo());
+    assert_eq!(
+        foo["x-kubernetes-group-version-kind"],
+        json!([{"group": "pub2.example.com", "kind": "Foo", "version": "v1"}])
+    );
+    assert_eq!(
+        foo["x-kubernetes-selectable-fields"],
+        json!([{"fieldPath": "spec.color"}])
+    );
+    assert_eq!(
+        foo["properties"]["metadata"]["$ref"],
+        "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    );
+    assert!(foo["properties"]["metadata"]["description"]
+        .as_str()
+        .unwrap()
+        .starts_with("Standard object's metadata"));
+    assert_eq!(foo["properties"]["apiVersion"]["type"], "string");
+    assert!(defs["com.example.pub2.v2.Foo"].is_object());
+    assert!(
+        defs["com.example.pub2.v3.Foo"].is_null(),
+        "v3 is not served"
+    );
+    let list = &defs["com.example.pub2.v1.FooList"];
+    assert_eq!(
+        list["properties"]["items"]["items"]["$ref"],
+        "#/definitions/com.example.pub2.v1.Foo"
+    );
+    assert_eq!(
+        list["x-kubernetes-group-version-kind"][0]["kind"],
+        "FooList"
+    );
+    // Built-in definitions are still there, and every reference resolves.
+    assert!(defs["io.k8s.api.apps.v1.Deployment"].is_object());
+    let mut refs = BTreeSet::new();
+    v3::refs(&doc["paths"], &mut refs);
+    v3::refs(defs, &mut refs);
+    for r in &refs {
+        assert!(defs[r].is_object(), "dangling reference {r}");
+    }
+
+    // Paths: as upstream's CRD builder publishes them.
+    let paths = &doc["paths"];
+    let all = &paths["/apis/pub2.example.com/v1/foos"];
+    assert_eq!(
+        all["get"]["operationId"],
+        "listPub2ExampleComV1FooForAllNamespaces"
+    );
+    assert_eq!(
+        pnames(&all["parameters"]),
+        [
+            "allowWatchBookmarks",
+            "continue",
+            "fieldSelector",
+            "labelSelector",
+            "limit",
+            "pretty",
+            "resourceVersion",
+            "resourceVersionMatch",
+            "sendInitialEvents",
+            "timeoutSeconds",
+            "watch"
+        ]
+    );
+    let coll = &paths["/apis/pub2.example.com/v1/namespaces/{namespace}/foos"];
+    assert_eq!(pnames(&coll["parameters"]), ["namespace", "pretty"]);
+    assert_eq!(
+        coll["post"]["operationId"],
+        "createPub2ExampleComV1NamespacedFoo"
+    );
+    assert_eq!(coll["post"]["description"], "create a Foo");
+    assert_eq!(
+        coll["delete"]["operationId"],
+        "deletePub2ExampleComV1CollectionNamespacedFoo"
+    );
+    assert_eq!(coll["delete"]["x-kubernetes-action"], "deletecollection");
+    assert_eq!(
+        pnames(&coll["post"]["parameters"]),
+        ["body", "dryRun", "fieldManager", "fieldValidation"]
+    );
+    let one = &paths["/apis/pub2.example.com/v1/namespaces/{namespace}/foos/{name}"];
+    assert_eq!(pnames(&one["parameters"]), ["name", "namespace", "pretty"]);
+    assert_eq!(one["parameters"][0]["description"], "name of the Foo");
+    let patch = &one["patch"];
+    assert_eq!(
+        patch["consumes"],
+        json!([
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/apply-patch+yaml"
+        ])
+    );
+    assert_eq!(
+        patch["x-kubernetes-group-version-kind"],
+        json!({"group": "pub2.example.com", "kind": "Foo", "version": "v1"})
+    );
+    assert_eq!(
+        pnames(&patch["parameters"]),
+        ["body", "dryRun", "fieldManager", "fieldValidation", "force"]
+    );
+    assert_eq!(
+        one["get"]["operationId"],
+        "readPub2ExampleComV1NamespacedFoo"
+    );
+    assert_eq!(pnames(&one["get"]["parameters"]), ["resourceVersion"]);
+    assert_eq!(one["delete"]["parameters"][0]["in"], "body");
+    assert!(one["delete"]["parameters"][0].get("required").is_none());
+    let status = &paths["/apis/pub2.example.com/v1/namespaces/{namespace}/foos/{name}/status"];
+    assert_eq!(
+        status["put"]["operationId"],
+        "replacePub2ExampleComV1NamespacedFooStatus"
+    );
+    assert_eq!(
+        status["patch"]["description"],
+        "partially update status of the specified Foo"
+    );
+    let scale = &paths["/apis/pub2.example.com/v1/namespaces/{namespace}/foos/{name}/scale"];
+    assert_eq!(
+        scale["get"]["responses"]["200"]["schema"]["$ref"],
+        "#/definitions/io.k8s.api.autoscaling.v1.Scale"
+    );
+    assert!(paths["/apis/pub2.example.com/v2/namespaces/{namespace}/foos/{name}/status"].is_null());
+
+    // The protobuf form has the same content.
+    let (proto, proto_etag) =
+        match service().serve("/openapi/v2", None, Some(V2_PROTOBUF), None, None) {
+            Served::Ok { body, etag, .. } => (body, etag),
+            other => panic!("{other:?}"),
+        };
+    assert_ne!(proto_etag, etag);
+    if let Some(pool) = gnostic_pool() {
+        use prost_reflect::DynamicMessage;
+        let desc = pool.get_message_by_name("openapi.v2.Document").unwrap();
+        let msg = DynamicMessage::decode(desc, proto).unwrap();
+        let defs = msg.get_field_by_name("definitions").unwrap();
+        let entries = defs
+            .as_message()
+            .unwrap()
+            .get_field_by_name("additional_properties")
+            .unwrap();
+        let names: Vec<String> = entries
+            .as_list()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                e.as_message()
+                    .unwrap()
+                    .get_field_by_name("name")
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(names.len(), doc["definitions"].as_object().unwrap().len());
+        assert!(names.iter().any(|n| n == "com.example.pub2.v1.Foo"));
+        let paths = msg.get_field_by_name("paths").unwrap();
+        let n = paths
+            .as_message()
+            .unwrap()
+            .get_field_by_name("path")
+            .unwrap()
+            .as_list()
+            .unwrap()
+            .len();
+        assert_eq!(n, doc["paths"].as_object().unwrap().len());
+    }
+
+    // v3: the group version's own document.
+    let (gv, _) = served_json("/openapi/v3/apis/pub2.example.com/v1", None);
+    let foo3 = &gv["components"]["schemas"]["com.example.pub2.v1.Foo"];
+    assert_eq!(
+        foo3["properties"]["metadata"]["allOf"][0]["$ref"],
+        "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    );
+    assert!(
+        gv["components"]["schemas"]["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"].is_object()
+    );
+    let patch3 =
+        &gv["paths"]["/apis/pub2.example.com/v1/namespaces/{namespace}/foos/{name}"]["patch"];
+    let types: Vec<&String> = patch3["requestBody"]["content"]
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(types.len(), 3, "{patch3}");
+    assert!(!types.iter().any(|t| t.contains("strategic")), "{types:?}");
+
+    // A version no longer served leaves; the CRD going removes the rest.
+    let versions = json!([{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": schema_foo()}},
+        {"name": "v2", "served": false, "storage": false, "schema": {"openAPIV3Schema": schema_foo()}}]);
+    k3rs_apis::crd::register(&crd("pub2.example.com", "foos", "Foo", versions));
+    custom::refresh();
+    let (doc, etag2) = served_json("/openapi/v2", None);
+    assert_ne!(etag2, etag);
+    assert!(doc["definitions"]["com.example.pub2.v1.Foo"].is_object());
+    assert!(doc["definitions"]["com.example.pub2.v2.Foo"].is_null());
+    assert!(
+        doc["paths"]["/apis/pub2.example.com/v1/namespaces/{namespace}/foos/{name}/status"]
+            .is_null()
+    );
+    assert!(matches!(
+        service().serve(
+            "/openapi/v3/apis/pub2.example.com/v2",
+            None,
+            None,
+            None,
+            None
+        ),
+        Served::NotFound
+    ));
+    k3rs_apis::crd::unregister("foos.pub2.example.com");
+    custom::refresh();
+    let (doc, _) = served_json("/openapi/v2", None);
+    assert!(doc["definitions"]["com.example.pub2.v1.Foo"].is_null());
+    assert!(doc["paths"]["/apis/pub2.example.com/v1/foos"].is_null());
+    assert!(matches!(
+        service().serve(
+            "/openapi/v3/apis/pub2.example.com/v1",
+            None,
+            None,
+            None,
+            None
+        ),
+        Served::NotFound
+    ));
+}
+
+#[test]
+fn custom_resource_definitions_as_upstream_builds_them() {
+    let s = |schema: Value| k3rs_apis::crd::CrdSchema {
+        group: "b.example.com".into(),
+        version: "v1".into(),
+        kind: "Item".into(),
+        list_kind: "ItemList".into(),
+        plural: "items".into(),
+        namespaced: false,
+        schema: Some(schema),
+        has_status: false,
+        has_scale: false,
+        selectable_fields: vec![],
+    };
+    // Preserving unknown fields at the root: v2 says nothing more than "object".
+    let root = s(
+        json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+        "properties": {"spec": {"type": "object"}}}),
+    );
+    assert_eq!(
+        custom::kind_definition(&root, true),
+        json!({"type": "object", "x-kubernetes-group-version-kind": [{"group": "b.example.com", "kind": "Item", "version": "v1"}]})
+    );
+    let v3 = custom::kind_definition(&root, false);
+    assert_eq!(v3["x-kubernetes-preserve-unknown-fields"], true);
+    assert!(v3["properties"]["metadata"].is_object());
+    // Nested: nullable, int-or-string, embedded resources, defaults.
+    let nested = s(
+        json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "port": {"x-kubernetes-int-or-string": true},
+            "note": {"type": "string", "nullable": true, "default": "x"},
+            "template": {"type": "object", "x-kubernetes-embedded-resource": true,
+                "properties": {"spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+                    "properties": {"a": {"type": "string"}}}}},
+            "raw": {"type": "object", "x-kubernetes-embedded-resource": true, "x-kubernetes-preserve-unknown-fields": true},
+        }}}}),
+    );
+    let v2 = custom::kind_definition(&nested, true);
+    let spec = &v2["properties"]["spec"]["properties"];
+    assert_eq!(spec["port"], json!({"x-kubernetes-int-or-string": true}));
+    assert_eq!(spec["note"], json!({}));
+    assert_eq!(
+        spec["template"]["properties"]["spec"],
+        json!({"x-kubernetes-preserve-unknown-fields": true})
+    );
+    assert_eq!(spec["template"]["required"], json!(["kind", "apiVersion"]));
+    assert!(spec["template"]["properties"]["metadata"]["$ref"].is_string());
+    assert_eq!(
+        spec["raw"],
+        json!({"x-kubernetes-embedded-resource": true, "x-kubernetes-preserve-unknown-fields": true})
+    );
+    let v3 = custom::kind_definition(&nested, false);
+    let spec = &v3["properties"]["spec"]["properties"];
+    assert_eq!(
+        spec["port"]["anyOf"],
+        json!([{"type": "integer"}, {"type": "string"}])
+    );
+    assert_eq!(
+        spec["note"],
+        json!({"type": "string", "nullable": true, "default": "x"})
+    );
+    assert!(spec["raw"]["properties"]["kind"].is_object());
+}
+
+/// gnostic's descriptors, from the Go module cache (`None`: not there).
+fn gnostic_pool() -> Option<prost_reflect::DescriptorPool> {
+    let dir = modcache()?.join("github.com/google/gnostic-models@v0.7.0");
+    if !dir.is_dir() {
+        assert!(
+            std::env::var_os("K3RS_STRICT_TESTS").is_none(),
+            "scripts/test provides gnostic-models; it must not be skipped"
+        );
+        return None;
+    }
+    let fds = protox::compile(["openapiv2/OpenAPIv2.proto"], [&dir]).unwrap();
+    Some(prost_reflect::DescriptorPool::from_file_descriptor_set(fds).unwrap())
+}
+
+#[test]
+fn splicing_into_the_protobuf_document() {
+    let doc = json!({"swagger": "2.0", "paths": {"/a": {"get": {"operationId": "a"}}},
+        "definitions": {"A": {"type": "object"}}});
+    let base = gnostic::encode_document(&doc);
+    let mut extra_paths = serde_json::Map::new();
+    extra_paths.insert("/b".into(), json!({"get": {"operationId": "b"}}));
+    let mut extra_defs = serde_json::Map::new();
+    extra_defs.insert("B".into(), json!({"type": "string"}));
+    let spliced = gnostic::splice(
+        &base,
+        &[
+            (gnostic::PATHS, &gnostic::path_entries(&extra_paths)),
+            (
+                gnostic::DEFINITIONS,
+                &gnostic::definition_entries(&extra_defs),
+            ),
+        ],
+    )
+    .unwrap();
+    let mut whole = doc.clone();
+    whole["paths"]["/b"] = extra_paths["/b"].clone();
+    whole["definitions"]["B"] = extra_defs["B"].clone();
+    assert_eq!(spliced, gnostic::encode_document(&whole));
+    // A document without those fields gets them.
+    let bare = gnostic::encode_document(&json!({"swagger": "2.0"}));
+    let added = gnostic::splice(
+        &bare,
+        &[(
+            gnostic::DEFINITIONS,
+            &gnostic::definition_entries(&extra_defs),
+        )],
+    )
+    .unwrap();
+    assert_eq!(
+        added,
+        gnostic::encode_document(
+            &json!({"swagger": "2.0", "definitions": {"B": {"type": "string"}}})
+        )
+    );
+    assert!(gnostic::splice(&[0x0a, 0x05, 0x01], &[]).is_none());
+}
