@@ -49,6 +49,8 @@ pub enum CauseType {
     TooLong,
     TooMany,
     Forbidden,
+    /// Upstream's `field.InternalError`.
+    InternalError,
 }
 
 impl CauseType {
@@ -62,6 +64,7 @@ impl CauseType {
             CauseType::TooLong => "FieldValueTooLong",
             CauseType::TooMany => "FieldValueTooMany",
             CauseType::Forbidden => "FieldValueForbidden",
+            CauseType::InternalError => "InternalError",
         }
     }
 
@@ -75,6 +78,7 @@ impl CauseType {
             CauseType::TooLong => "Too long",
             CauseType::TooMany => "Too many",
             CauseType::Forbidden => "Forbidden",
+            CauseType::InternalError => "Internal error",
         }
     }
 }
