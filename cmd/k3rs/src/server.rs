@@ -55,6 +55,12 @@ pub struct ServerArgs {
     /// rotate with `k3rs secrets-encrypt rotate-keys` while the server is stopped).
     #[arg(long, env = "K3RS_SECRETS_ENCRYPTION")]
     secrets_encryption: bool,
+    /// Admission plugins to run besides the default set (upstream names, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    enable_admission_plugins: Vec<String>,
+    /// Default admission plugins not to run (upstream names, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    disable_admission_plugins: Vec<String>,
     /// Do not run the agent (the agent does not exist yet; accepted for k3s compatibility).
     #[arg(long)]
     disable_agent: bool,
@@ -103,6 +109,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         service_account_issuer: args.service_account_issuer,
         api_audiences: args.api_audiences,
         secrets_encryption: args.secrets_encryption,
+        enable_admission_plugins: args.enable_admission_plugins,
+        disable_admission_plugins: args.disable_admission_plugins,
     };
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let controllers = tokio::spawn(async move {

@@ -1040,3 +1040,118 @@ async fn server_side_apply_and_kube_rs_dynamic_objects() {
     }
     tokio::task::spawn_blocking(move || drop(k)).await.unwrap();
 }
+
+/// Owner references across kinds: a ConfigMap owned by a custom resource and a custom resource
+/// owned by a ConfigMap are both collected with their owners; a namespace holding a custom
+/// resource with a finalizer stays Terminating, saying so in its conditions, until the
+/// finalizer is removed.
+#[test]
+fn garbage_collection_and_finalizers_with_custom_resources() {
+    let k = common::K3rs::start(None);
+    establish(&k);
+    k.ok(&["create", "namespace", "gc"]);
+    let ct = |name: &str, extra: &str| {
+        write(
+            &k,
+            &format!("{name}.yaml"),
+            &format!("apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata:\n  name: {name}\n  namespace: gc\n{extra}spec:\n  cronSpec: \"* * * * *\"\n"),
+        )
+    };
+    let wait_gone = |what: &str, args: &[&str]| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut a = vec!["get"];
+        a.extend_from_slice(args);
+        while !k.err_or_ok(&a).contains("NotFound") {
+            assert!(std::time::Instant::now() < deadline, "{what} still exists");
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    };
+    // A ConfigMap owned by a CronTab.
+    k.ok(&["create", "-f", &ct("owner", "")]);
+    let owner = get_json(&k, &["ct", "owner", "-n", "gc"]);
+    let uid = owner["metadata"]["uid"].as_str().unwrap();
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owned", "namespace": "gc",
+        "ownerReferences": [{"apiVersion": "stable.example.com/v1", "kind": "CronTab", "name": "owner", "uid": uid}]}});
+    let (code, v) = k.http(
+        "POST",
+        "/api/v1/namespaces/gc/configmaps",
+        "application/json",
+        &cm.to_string(),
+    );
+    assert_eq!(code, 201, "{v}");
+    // A CronTab owned by a ConfigMap.
+    k.ok(&["create", "configmap", "cm-owner", "-n", "gc"]);
+    let cm_uid = get_json(&k, &["cm", "cm-owner", "-n", "gc"])["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    k.ok(&[
+        "create",
+        "-f",
+        &ct(
+            "owned-ct",
+            &format!("  ownerReferences:\n  - apiVersion: v1\n    kind: ConfigMap\n    name: cm-owner\n    uid: {cm_uid}\n"),
+        ),
+    ]);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(k
+        .ok(&["get", "cm", "owned", "-n", "gc", "-o", "name"])
+        .contains("owned"));
+    k.ok(&["delete", "ct", "owner", "-n", "gc"]);
+    wait_gone(
+        "a ConfigMap owned by a deleted CronTab",
+        &["cm", "owned", "-n", "gc"],
+    );
+    k.ok(&["delete", "cm", "cm-owner", "-n", "gc"]);
+    wait_gone(
+        "a CronTab owned by a deleted ConfigMap",
+        &["ct", "owned-ct", "-n", "gc"],
+    );
+
+    // A finalizer holds a custom resource, and with it its namespace.
+    k.ok(&[
+        "create",
+        "-f",
+        &ct("held", "  finalizers:\n  - example.com/hold\n"),
+    ]);
+    k.ok(&["delete", "namespace", "gc", "--wait=false"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let ns = get_json(&k, &["namespace", "gc"]);
+        let remaining = ns["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "NamespaceFinalizersRemaining" && c["status"] == "True")
+            .map(|c| c["message"].as_str().unwrap_or_default().to_string());
+        if let Some(m) = remaining {
+            assert!(m.contains("example.com/hold"), "{m}");
+            assert_eq!(ns["status"]["phase"], "Terminating");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no NamespaceFinalizersRemaining condition: {ns}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    // Still there, marked deleted; no new content meanwhile.
+    let held = get_json(&k, &["ct", "held", "-n", "gc"]);
+    assert!(held["metadata"]["deletionTimestamp"].is_string(), "{held}");
+    let refused = k.err_or_ok(&["create", "configmap", "late", "-n", "gc"]);
+    assert!(refused.contains("being terminated"), "{refused}");
+    k.ok(&[
+        "patch",
+        "ct",
+        "held",
+        "-n",
+        "gc",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    wait_gone(
+        "the namespace once the finalizer was removed",
+        &["namespace", "gc"],
+    );
+}

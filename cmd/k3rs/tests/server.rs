@@ -1049,6 +1049,79 @@ fn garbage_collection(k: &K3rs) {
         Some(("never", "00000000-0000-0000-0000-000000000000", false)),
     );
     wait("dangling dependent collected", &|| gone("gc-dangling"));
+    // A dependent with a solid owner stays when its other owner is deleted in the foreground:
+    // it loses the reference to the waiting owner instead (upstream's conformance case).
+    let solid = create("gc-solid", None);
+    let waiting = create("gc-waiting", None);
+    let two = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "gc-two-owners", "ownerReferences": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": "gc-solid", "uid": solid},
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": "gc-waiting", "uid": waiting, "blockOwnerDeletion": true}]}});
+    let (code, v) = k.http("POST", base, "application/json", &two.to_string());
+    assert_eq!(code, 201, "{v}");
+    k.ok(&[
+        "delete",
+        "cm",
+        "gc-waiting",
+        "--cascade=foreground",
+        "--wait=false",
+    ]);
+    wait("foreground owner of a shared dependent deleted", &|| {
+        gone("gc-waiting")
+    });
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "cm",
+            "gc-two-owners",
+            "-o",
+            "jsonpath={.metadata.ownerReferences[*].name}"
+        ]),
+        "gc-solid"
+    );
+    // A dependency circle does not block foreground deletion.
+    let a = create("gc-circle-a", None);
+    let b = create("gc-circle-b", Some(("gc-circle-a", &a, true)));
+    let patch = serde_json::json!({"metadata": {"ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "gc-circle-b", "uid": b, "blockOwnerDeletion": true}]}});
+    k.ok(&[
+        "patch",
+        "cm",
+        "gc-circle-a",
+        "--type=merge",
+        "-p",
+        &patch.to_string(),
+    ]);
+    k.ok(&[
+        "delete",
+        "cm",
+        "gc-circle-a",
+        "--cascade=foreground",
+        "--wait=false",
+    ]);
+    wait("a dependency circle collected", &|| {
+        gone("gc-circle-a") && gone("gc-circle-b")
+    });
+    // A cluster-scoped owner of a namespaced dependent.
+    let (code, v) = k.http(
+        "POST",
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+        "application/json",
+        r#"{"metadata": {"name": "gc-cluster-owner"}, "rules": []}"#,
+    );
+    assert_eq!(code, 201, "{v}");
+    let cr_uid = v["metadata"]["uid"].as_str().unwrap().to_string();
+    let dep = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "gc-ns-dep", "ownerReferences": [
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "name": "gc-cluster-owner", "uid": cr_uid}]}});
+    let (code, v) = k.http("POST", base, "application/json", &dep.to_string());
+    assert_eq!(code, 201, "{v}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !gone("gc-ns-dep"),
+        "a dependent of a live cluster-scoped owner was collected"
+    );
+    k.ok(&["delete", "clusterrole", "gc-cluster-owner"]);
+    wait("dependent of a cluster-scoped owner collected", &|| {
+        gone("gc-ns-dep")
+    });
 }
 
 /// Odd JSON for every served kind: each gets a 4xx Status, never a 5xx or a crash.

@@ -518,6 +518,7 @@ impl Handler {
             _ => (method.as_str().to_string(), String::new()),
         };
         let is_watch = matches!(&r, Route::Resource(rr) if rr.verb == "watch");
+        let ctx = std::sync::Arc::new(crate::admission::RequestCtx::default());
         let admitted = if is_watch || is_public(&path) {
             Some(None)
         } else {
@@ -532,12 +533,18 @@ impl Handler {
             e.retry_after = Some(1);
             Err(e)
         } else {
-            self.dispatch_inner(req, cert_user, &path, &query, r).await
+            crate::admission::scope(
+                ctx.clone(),
+                self.dispatch_inner(req, cert_user, &path, &query, r),
+            )
+            .await
         };
         let resp = match result {
             Ok(resp) => resp,
             Err(e) => error_response_as(&e, err_fmt),
         };
+        // Warnings admission added are sent with successes and refusals alike (as upstream).
+        let resp = with_warnings(resp, &ctx.take_warnings());
         (resp, verb_label, res_label)
     }
 
@@ -566,6 +573,9 @@ impl Handler {
             Some(as_user) => as_user,
             None => user,
         };
+        if let Some(ctx) = crate::admission::current() {
+            ctx.set_user(user.clone());
+        }
         let mut attrs = crate::authz::request_attributes(req.method().as_str(), path, query);
         attrs.user = user.clone();
         self.authz.check(&attrs)?;

@@ -7,6 +7,7 @@
 //! `k3rs-storage`'s `Backend` trait. Its caller is `k3rs server` (`cmd/k3rs`); controllers and the
 //! kubelet talk to it over HTTPS like any client, never through this crate.
 
+pub mod admission;
 pub mod authz;
 pub mod bootstrap;
 pub mod convert;
@@ -62,6 +63,10 @@ pub struct Config {
     /// Encrypt Secrets at rest (`--secrets-encryption`). Once the configuration file
     /// `<data-dir>/server/cred/encryption-config.json` exists it is used on every start.
     pub secrets_encryption: bool,
+    /// Admission plugins to run besides the default set (`--enable-admission-plugins`).
+    pub enable_admission_plugins: Vec<String>,
+    /// Default admission plugins not to run (`--disable-admission-plugins`).
+    pub disable_admission_plugins: Vec<String>,
 }
 
 /// Why the server could not start.
@@ -82,6 +87,8 @@ pub enum StartError {
     Bootstrap(String),
     #[error("{0}")]
     Encryption(String),
+    #[error("admission: {0}")]
+    Admission(String),
 }
 
 /// A running server, for callers that start clients of it (controllers).
@@ -182,7 +189,13 @@ pub async fn run(
             metrics: metrics.clone(),
         }),
         service_cidr,
+        admission: admission::Chain::configured(
+            &cfg.enable_admission_plugins,
+            &cfg.disable_admission_plugins,
+        )
+        .map_err(|e| StartError::Admission(e.to_string()))?,
     };
+    tracing::info!(plugins = ?api.admission.names(), "admission");
     bootstrap::run(
         &api,
         &pki.server_ca.cert_pem,

@@ -9,7 +9,8 @@ use k3rs_apis::validation::FieldError;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     pub code: u16,
-    pub reason: &'static str,
+    /// Usually one of upstream's `metav1.StatusReason`s; a webhook may name its own.
+    pub reason: std::borrow::Cow<'static, str>,
     pub message: String,
     pub details: Option<Box<Value>>,
     /// Extra response headers (e.g. `Retry-After`).
@@ -19,10 +20,14 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(
+        code: u16,
+        reason: impl Into<std::borrow::Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         ApiError {
             code,
-            reason,
+            reason: reason.into(),
             message: message.into(),
             details: None,
             retry_after: None,

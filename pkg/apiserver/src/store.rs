@@ -14,6 +14,7 @@ use k3rs_apis::registry::{self, Resource};
 use k3rs_apis::selectors::{FieldSelector, LabelSelector};
 use k3rs_storage::{prefix_end, Error as StoreError, ListOptions, PutOptions, Store, WatchMessage};
 
+use crate::admission::{Attributes, Operation};
 use crate::fieldmanager::{self, Track};
 use crate::object::{decode_stored, encode_stored, meta, meta_mut, meta_str, now_rfc3339};
 use crate::status::{success, ApiError, ApiResult};
@@ -51,11 +52,40 @@ pub struct DeleteParams {
     pub dry_run: bool,
 }
 
+impl DeleteParams {
+    /// As a `metav1.DeleteOptions` (what admission webhooks are shown).
+    pub fn options(&self) -> Value {
+        let mut o = json!({"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1"});
+        if let Some(g) = self.grace_period {
+            o["gracePeriodSeconds"] = json!(g);
+        }
+        if let Some(p) = &self.propagation {
+            o["propagationPolicy"] = json!(p);
+        }
+        let mut pre = serde_json::Map::new();
+        if let Some(u) = &self.precondition_uid {
+            pre.insert("uid".into(), json!(u));
+        }
+        if let Some(r) = &self.precondition_rv {
+            pre.insert("resourceVersion".into(), json!(r));
+        }
+        if !pre.is_empty() {
+            o["preconditions"] = Value::Object(pre);
+        }
+        if self.dry_run {
+            o["dryRun"] = json!(["All"]);
+        }
+        o
+    }
+}
+
 /// The generic store over a datastore.
 #[derive(Clone)]
 pub struct Api {
     pub store: Store,
     pub service_cidr: ServiceCidr,
+    /// The admission plugins every write passes through.
+    pub admission: crate::admission::Chain,
 }
 
 /// The service IP range (IPv4) ClusterIPs are allocated from.
@@ -354,6 +384,16 @@ impl Api {
         // Defaulting happens on decode, before the server fills in identity (as upstream).
         strategy::custom_prepare(res, &mut obj);
         k3rs_apis::defaults::apply_defaults(res.group, res.kind, &mut obj);
+        let admit_name = crate::object::name(&obj).to_string();
+        let attrs = Attributes::new(
+            res,
+            "",
+            Operation::Create,
+            ns.filter(|_| res.namespaced),
+            &admit_name,
+            dry_run,
+        );
+        self.admission.admit(self, &attrs, &mut obj, None).await?;
         let m = meta_mut(&mut obj);
         m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
         m.insert("creationTimestamp".into(), json!(now_rfc3339()));
@@ -374,6 +414,9 @@ impl Api {
         if !errs.is_empty() {
             return Err(ApiError::invalid(res, &name, &errs));
         }
+        self.admission
+            .validate(self, &attrs, Some(&obj), None)
+            .await?;
         if let (true, Some(ns)) = (res.namespaced, ns) {
             self.check_namespace(res, ns).await?;
         }
@@ -458,6 +501,17 @@ impl Api {
                     return Err(ApiError::modified(res, name));
                 }
             }
+            let attrs = Attributes::new(
+                res,
+                subresource.unwrap_or(""),
+                Operation::Update,
+                ns.filter(|_| res.namespaced),
+                name,
+                dry_run,
+            );
+            self.admission
+                .admit(self, &attrs, &mut new, Some(&current))
+                .await?;
             let applied_fields = match track {
                 Track::Applied => Some(meta(&new).and_then(|m| m.get("managedFields")).cloned()),
                 Track::Update { .. } => None,
@@ -473,6 +527,9 @@ impl Api {
                 }
                 None => fieldmanager::track(res, subresource, track, Some(&current), &mut new),
             }
+            self.admission
+                .validate(self, &attrs, Some(&new), Some(&current))
+                .await?;
             if new == current {
                 return Ok(current);
             }
@@ -562,6 +619,18 @@ impl Api {
                     ));
                 }
             }
+            let mut attrs = Attributes::new(
+                res,
+                "",
+                Operation::Delete,
+                ns.filter(|_| res.namespaced),
+                name,
+                p.dry_run,
+            );
+            attrs.options = p.options();
+            self.admission
+                .validate(self, &attrs, None, Some(&current))
+                .await?;
             let grace = strategy::grace_period(res, &current, p.grace_period);
             // Orphan and Foreground propagation are finalizers the garbage collector honours.
             let gc_finalizer = match p.propagation.as_deref() {

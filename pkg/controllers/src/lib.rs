@@ -5,14 +5,16 @@
 //! process. `k3rs server` starts them once its API serves. Today: the per-namespace defaults
 //! (the `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap, upstream's serviceaccount and
 //! root-ca-cert-publisher controllers), the namespace controller (deleting a namespace's content), the
-//! garbage collector, the clusterrole-aggregation controller and the legacy service-account token
-//! controller.
+//! garbage collector, the clusterrole-aggregation controller, the legacy service-account token
+//! controller and the storage-object-in-use protection controllers.
 
 pub mod clusterrole_aggregation;
 pub mod gc;
 pub mod namespace;
 pub mod namespace_defaults;
+pub mod replicaset;
 pub mod sa_token;
+pub mod storage_protection;
 
 use std::sync::Arc;
 
@@ -32,6 +34,8 @@ pub async fn run(
         sa_token::run(client.clone(), token_issuer, root_ca_pem),
         namespace::run(client.clone()),
         clusterrole_aggregation::run(client.clone()),
+        storage_protection::run(client.clone()),
+        replicaset::run(client.clone()),
         gc::run(client),
     );
 }
