@@ -125,7 +125,9 @@ pub fn selector_query(kind: Kind, obj: &Value) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(","))
 }
 
-fn controller_of(pod: &Pod) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
+fn controller_of(
+    pod: &Pod,
+) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
     pod.owner_references()
         .iter()
         .find(|r| r.controller == Some(true))
@@ -139,7 +141,10 @@ fn is_active(pod: &Pod) -> bool {
         )
 }
 
-fn condition_true<'a>(pod: &'a Pod, t: &str) -> Option<&'a k8s_openapi::api::core::v1::PodCondition> {
+fn condition_true<'a>(
+    pod: &'a Pod,
+    t: &str,
+) -> Option<&'a k8s_openapi::api::core::v1::PodCondition> {
     pod.status
         .as_ref()?
         .conditions
@@ -193,9 +198,10 @@ fn deletion_rank(pod: &Pod) -> (u8, u8, u8, std::cmp::Reverse<String>) {
 /// Whether every label of the template is on the pod.
 fn fully_labeled(pod: &Pod, template_labels: Option<&serde_json::Map<String, Value>>) -> bool {
     let labels = pod.labels();
-    template_labels.into_iter().flatten().all(|(k, v)| {
-        labels.get(k).map(String::as_str) == v.as_str()
-    })
+    template_labels
+        .into_iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str())
 }
 
 /// The pod a template makes for `owner`.
@@ -210,7 +216,14 @@ fn pod_from_template(kind: Kind, owner: &DynamicObject) -> Value {
         meta = json!({});
     }
     meta["generateName"] = json!(format!("{}-", owner.name_any()));
-    for f in ["name", "namespace", "resourceVersion", "uid", "ownerReferences", "finalizers"] {
+    for f in [
+        "name",
+        "namespace",
+        "resourceVersion",
+        "uid",
+        "ownerReferences",
+        "finalizers",
+    ] {
         if let Some(m) = meta.as_object_mut() {
             m.remove(f);
         }
@@ -277,7 +290,11 @@ impl Controller {
                 let patch = json!({"metadata": {"ownerReferences": if refs.is_empty() { Value::Null } else { json!(refs) }, "uid": p.uid()}});
                 ignore_gone(
                     pods_api
-                        .patch(&p.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+                        .patch(
+                            &p.name_any(),
+                            &PatchParams::default(),
+                            &Patch::Merge(&patch),
+                        )
                         .await,
                 )?;
             }
@@ -294,21 +311,28 @@ impl Controller {
                     continue;
                 }
                 let mut refs = p.owner_references().to_vec();
-                refs.push(k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
-                    api_version: ar.api_version.clone(),
-                    kind: ar.kind.clone(),
-                    name: name.clone(),
-                    uid: uid.clone(),
-                    controller: Some(true),
-                    block_owner_deletion: Some(true),
-                });
+                refs.push(
+                    k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                        api_version: ar.api_version.clone(),
+                        kind: ar.kind.clone(),
+                        name: name.clone(),
+                        uid: uid.clone(),
+                        controller: Some(true),
+                        block_owner_deletion: Some(true),
+                    },
+                );
                 let patch = json!({"metadata": {"ownerReferences": refs, "uid": p.uid(), "resourceVersion": p.resource_version()}});
                 match pods_api
-                    .patch(&p.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+                    .patch(
+                        &p.name_any(),
+                        &PatchParams::default(),
+                        &Patch::Merge(&patch),
+                    )
                     .await
                 {
                     Ok(adopted) => mine.push(adopted),
-                    Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 || e.code == 422 => {}
+                    Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 || e.code == 422 => {
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -420,14 +444,21 @@ impl Controller {
             status["conditions"] = Value::Null;
         }
         let current = owner.data.get("status").cloned().unwrap_or(json!({}));
-        let changed = ["replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas", "observedGeneration", "conditions"]
-            .iter()
-            .any(|f| {
-                let old = current.get(*f).cloned().unwrap_or(Value::Null);
-                let new = status.get(*f).cloned().unwrap_or(Value::Null);
-                let zeroish = |v: &Value| v.is_null() || v == &json!(0) || v == &json!([]);
-                old != new && !(zeroish(&old) && zeroish(&new))
-            });
+        let changed = [
+            "replicas",
+            "fullyLabeledReplicas",
+            "readyReplicas",
+            "availableReplicas",
+            "observedGeneration",
+            "conditions",
+        ]
+        .iter()
+        .any(|f| {
+            let old = current.get(*f).cloned().unwrap_or(Value::Null);
+            let new = status.get(*f).cloned().unwrap_or(Value::Null);
+            let zeroish = |v: &Value| v.is_null() || v == &json!(0) || v == &json!([]);
+            old != new && !(zeroish(&old) && zeroish(&new))
+        });
         if changed {
             let patch = json!({"status": status});
             ignore_gone(
@@ -501,7 +532,12 @@ async fn watch_pods(client: Client, tx: tokio::sync::mpsc::Sender<Msg>) {
         };
         let controller = controller_of(&pod)
             .and_then(|r| Kind::of_owner(&r.api_version, &r.kind).map(|k| (k, r.name.clone())));
-        if controller.is_none() && pod.owner_references().iter().any(|r| r.controller == Some(true)) {
+        if controller.is_none()
+            && pod
+                .owner_references()
+                .iter()
+                .any(|r| r.controller == Some(true))
+        {
             // Controlled by something else: none of ours.
             continue;
         }
@@ -635,6 +671,9 @@ mod tests {
             selector_query(Kind::ReplicationController, &rc).as_deref(),
             Some("name=n")
         );
-        assert_eq!(selector_query(Kind::ReplicaSet, &json!({"spec": {"selector": {}}})), None);
+        assert_eq!(
+            selector_query(Kind::ReplicaSet, &json!({"spec": {"selector": {}}})),
+            None
+        );
     }
 }

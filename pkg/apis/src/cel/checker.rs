@@ -161,7 +161,19 @@ impl Checker<'_> {
                 test_only,
                 ..
             } => {
-                // A qualified type name (`google.protobuf.Timestamp`).
+                // A variable with a qualified name (`authorizer.requestResource`), or a
+                // qualified type name (`google.protobuf.Timestamp`).
+                if let Some(q) = qualified(e).filter(|q| !*test_only && self.vars.contains_key(q)) {
+                    if self
+                        .scopes
+                        .iter()
+                        .all(|(v, _)| !q.starts_with(&format!("{v}.")))
+                    {
+                        if let Some(n) = self.lookup(&q) {
+                            return n;
+                        }
+                    }
+                }
                 if let Some(q) = qualified(e) {
                     if self.scopes.iter().all(|(v, _)| !q.starts_with(v.as_str()))
                         && !self

@@ -119,6 +119,11 @@ impl<'a> Evaluator<'a> {
                 if let Some(t) = qualified_type(e) {
                     return Ok(Value::Type(t));
                 }
+                if !test_only {
+                    if let Some(v) = self.qualified_var(e) {
+                        return Ok(v);
+                    }
+                }
                 let v = self.eval(operand)?;
                 select(&v, field, *test_only)
             }
@@ -241,6 +246,33 @@ impl<'a> Evaluator<'a> {
         let r = self.eval(&c.result);
         self.locals.truncate(mark);
         r
+    }
+
+    /// A variable whose name is qualified (`authorizer.requestResource`), unless a local
+    /// shadows its first part.
+    fn qualified_var(&self, e: &Expr) -> Option<Value> {
+        fn q(e: &Expr) -> Option<String> {
+            match &e.kind {
+                ExprKind::Ident(n) => Some(n.clone()),
+                ExprKind::Select {
+                    operand,
+                    field,
+                    test_only: false,
+                    ..
+                } => q(operand).map(|x| format!("{x}.{field}")),
+                _ => None,
+            }
+        }
+        if !matches!(&e.kind, ExprKind::Select { .. }) || self.vars.is_empty() {
+            return None;
+        }
+        let name = q(e)?;
+        let v = self.vars.get(&name)?;
+        let first = name.split('.').next().unwrap_or_default();
+        if self.locals.iter().any(|(n, _)| n == first) {
+            return None;
+        }
+        Some(v.clone())
     }
 
     /// Takes the comprehension accumulator out of its slot (so `__result__ + [x]` appends in

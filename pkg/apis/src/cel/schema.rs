@@ -151,7 +151,7 @@ fn max_string(s: &Json) -> u64 {
 }
 
 fn build(s: &Json, resource_root: bool, name: &str) -> Option<Arc<DeclType>> {
-    if flag(s, "x-kubernetes-int-or-string") {
+    if flag(s, "x-kubernetes-int-or-string") || flag(s, DYN_MARKER) {
         let max = match int(s, "maxLength") {
             Some(m) => m.saturating_mul(4),
             None => MAX_REQUEST_SIZE_BYTES - 2,
@@ -203,13 +203,25 @@ fn build(s: &Json, resource_root: bool, name: &str) -> Option<Arc<DeclType>> {
                 .unwrap_or_default();
             if resource_root {
                 let string = serde_json::json!({"type": "string"});
-                props.insert("apiVersion".into(), string.clone());
-                props.insert("kind".into(), string.clone());
-                props.insert(
-                    "metadata".into(),
-                    serde_json::json!({"type": "object", "properties": {
-                        "name": string.clone(), "generateName": string}}),
-                );
+                props
+                    .entry("apiVersion".into())
+                    .or_insert_with(|| string.clone());
+                props.entry("kind".into()).or_insert_with(|| string.clone());
+                let meta = props
+                    .entry("metadata".into())
+                    .or_insert_with(|| serde_json::json!({"type": "object", "properties": {}}));
+                if meta.get("type").is_none() {
+                    meta["type"] = "object".into();
+                }
+                if let Some(mp) = meta.as_object_mut() {
+                    let p = mp
+                        .entry("properties")
+                        .or_insert_with(|| serde_json::json!({}));
+                    if let Some(p) = p.as_object_mut() {
+                        p.entry("name").or_insert_with(|| string.clone());
+                        p.entry("generateName").or_insert_with(|| string.clone());
+                    }
+                }
             }
             let required: Vec<&str> = s
                 .get("required")
@@ -264,6 +276,76 @@ fn build(s: &Json, resource_root: bool, name: &str) -> Option<Arc<DeclType>> {
         "integer" => Some(simple(Kind::Int, Type::Int, 1, 0)),
         _ => None,
     }
+}
+
+/// Marks a schema node as `dyn` (where [`inline_refs`] stops following references).
+pub const DYN_MARKER: &str = "x-k3rs-cel-dyn";
+
+/// Inlines the `$ref`s of an OpenAPI v3 schema (`#/components/schemas/<name>`, also wrapped
+/// in a one-element `allOf`), from `components`, so [`decl_type`] can type it. Recursive or very
+/// deep references become `dyn`. Quantities and int-or-strings keep their meaning.
+pub fn inline_refs(schema: &Json, components: &serde_json::Map<String, Json>) -> Json {
+    inline(schema, components, 0)
+}
+
+fn inline(s: &Json, comps: &serde_json::Map<String, Json>, depth: u32) -> Json {
+    if depth > 24 {
+        return serde_json::json!({ DYN_MARKER: true });
+    }
+    let Some(m) = s.as_object() else {
+        return s.clone();
+    };
+    let target = m.get("$ref").and_then(Json::as_str).or_else(|| {
+        m.get("allOf")
+            .and_then(Json::as_array)
+            .filter(|a| a.len() == 1)
+            .and_then(|a| a[0].get("$ref"))
+            .and_then(Json::as_str)
+    });
+    if let Some(r) = target {
+        let name = r.rsplit('/').next().unwrap_or_default();
+        if name == "io.k8s.apimachinery.pkg.util.intstr.IntOrString" {
+            return serde_json::json!({"x-kubernetes-int-or-string": true});
+        }
+        if name == "io.k8s.apimachinery.pkg.api.resource.Quantity" {
+            return serde_json::json!({"x-kubernetes-int-or-string": true});
+        }
+        return match comps.get(name) {
+            Some(def) => inline(def, comps, depth + 1),
+            None => serde_json::json!({ DYN_MARKER: true }),
+        };
+    }
+    let mut out = serde_json::Map::new();
+    for (k, v) in m {
+        match k.as_str() {
+            "properties" => {
+                if let Some(p) = v.as_object() {
+                    out.insert(
+                        k.clone(),
+                        Json::Object(
+                            p.iter()
+                                .map(|(n, x)| (n.clone(), inline(x, comps, depth + 1)))
+                                .collect(),
+                        ),
+                    );
+                }
+            }
+            "items" | "additionalProperties" if v.is_object() => {
+                out.insert(k.clone(), inline(v, comps, depth + 1));
+            }
+            "description" | "allOf" | "oneOf" | "anyOf" => {}
+            _ => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    if !out.contains_key("type") && out.contains_key("properties") {
+        out.insert("type".into(), "object".into());
+    }
+    if !out.contains_key("type") && !out.contains_key("x-kubernetes-int-or-string") {
+        out.insert(DYN_MARKER.into(), true.into());
+    }
+    Json::Object(out)
 }
 
 /// How many times a rule at a node can run for one object: the product of the bounds of the

@@ -14,6 +14,7 @@
 pub mod defaultingressclass;
 pub mod runtimeclass;
 pub mod storageprotection;
+pub mod vap;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -289,6 +290,7 @@ fn build(name: &str) -> Option<Arc<dyn Plugin>> {
         "StorageObjectInUseProtection" => {
             Some(Arc::new(storageprotection::StorageObjectInUseProtection))
         }
+        "ValidatingAdmissionPolicy" => Some(Arc::new(vap::ValidatingAdmissionPolicy::default())),
         _ => None,
     }
 }
