@@ -49,6 +49,12 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
         ("batch", "CronJob") => cron_job(obj),
         ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => role_binding(obj),
         ("apiextensions.k8s.io", "CustomResourceDefinition") => custom_resource_definition(obj),
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration") => {
+            webhook_configuration(obj, true)
+        }
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration") => {
+            webhook_configuration(obj, false)
+        }
         _ => {}
     }
 }
@@ -800,6 +806,42 @@ fn custom_resource_definition(obj: &mut Value) {
     }
     if !spec.get("conversion").is_some_and(Value::is_object) {
         spec.insert("conversion".into(), serde_json::json!({"strategy": "None"}));
+    }
+    // apiextensions/v1 `SetDefaults_ServiceReference`.
+    if let Some(svc) = spec
+        .get_mut("conversion")
+        .and_then(|c| c.pointer_mut("/webhook/clientConfig/service"))
+        .filter(|s| s.is_object())
+    {
+        default(svc, "port", json!(443));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// admissionregistration.k8s.io/v1.
+// ---------------------------------------------------------------------------------------------
+
+/// Upstream's `SetDefaults_MutatingWebhook` / `SetDefaults_ValidatingWebhook`, with their rules'
+/// `SetDefaults_Rule` and the client config's `SetDefaults_ServiceReference`.
+fn webhook_configuration(obj: &mut Value, mutating: bool) {
+    for hook in items(obj, "webhooks") {
+        default(hook, "failurePolicy", json!("Fail"));
+        default(hook, "matchPolicy", json!("Equivalent"));
+        default(hook, "namespaceSelector", json!({}));
+        default(hook, "objectSelector", json!({}));
+        default(hook, "timeoutSeconds", json!(10));
+        if mutating {
+            default(hook, "reinvocationPolicy", json!("Never"));
+        }
+        for rule in items(hook, "rules") {
+            default(rule, "scope", json!("*"));
+        }
+        if let Some(svc) = hook
+            .pointer_mut("/clientConfig/service")
+            .filter(|s| s.is_object())
+        {
+            default(svc, "port", json!(443));
+        }
     }
 }
 

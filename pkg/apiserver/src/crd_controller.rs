@@ -359,12 +359,14 @@ async fn delete_instances(api: &Api, crd: &Value) -> ApiResult<bool> {
         .filter(|p| !p.is_empty())
         .or_else(|| crd.pointer("/spec/names/plural").and_then(Value::as_str))
         .unwrap_or_default();
-    // Every version shares one storage location; any served version reads it.
-    let versions = crd
+    // Every version shares one storage location; any served version reads it. The storage
+    // version first: its objects need no conversion (no conversion webhook call).
+    let mut versions = crd
         .pointer("/spec/versions")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
+    versions.sort_by_key(|v| v.get("storage").and_then(Value::as_bool) != Some(true));
     let Some(res) = versions
         .iter()
         .filter_map(|v| v.get("name").and_then(Value::as_str))

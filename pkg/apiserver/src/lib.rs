@@ -30,6 +30,7 @@ pub mod status;
 pub mod store;
 pub mod strategy;
 pub mod timed;
+pub mod webhook;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;

@@ -64,14 +64,32 @@ pub fn decode_stored(res: &Resource, bytes: &[u8], revision: i64) -> ApiResult<V
         )));
     }
     meta_mut(&mut obj).insert("resourceVersion".into(), json!(revision.to_string()));
-    obj["apiVersion"] = json!(res.api_version());
     obj["kind"] = json!(res.kind);
+    let cr = if res.is_custom() {
+        k3rs_apis::crd::lookup(res)
+    } else {
+        None
+    };
+    // A custom resource whose CRD converts by webhook keeps the version it was stored in: the
+    // store converts it (`crate::webhook::conversion::to_served`), which also defaults it.
+    let converts = cr.as_ref().is_some_and(|c| c.conversion_webhook.is_some());
+    if converts
+        && obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|av| {
+                av != res.api_version()
+                    && av
+                        .split_once('/')
+                        .is_some_and(|(g, v)| g == res.group && !v.is_empty())
+            })
+    {
+        return Ok(obj);
+    }
+    obj["apiVersion"] = json!(res.api_version());
     // Custom resources are defaulted when read from storage too (as upstream), so a default added
     // to the schema later shows on old objects.
-    if let Some(schema) = k3rs_apis::crd::lookup(res)
-        .as_ref()
-        .and_then(|c| c.schema.as_ref())
-    {
+    if let Some(schema) = cr.as_ref().and_then(|c| c.schema.as_ref()) {
         k3rs_apis::crd::schema::apply_defaults(schema, &mut obj);
     }
     Ok(obj)

@@ -188,6 +188,12 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
+        // An empty reason is left out (as Go's `omitempty`): a webhook's refusal may have none.
+        if self.reason.is_empty() {
+            if let Some(m) = s.as_object_mut() {
+                m.remove("reason");
+            }
+        }
         if let Some(d) = &self.details {
             s["details"] = (**d).clone();
         }

@@ -19,6 +19,7 @@ use crate::fieldmanager::{self, Track};
 use crate::object::{decode_stored, encode_stored, meta, meta_mut, meta_str, now_rfc3339};
 use crate::status::{success, ApiError, ApiResult};
 use crate::strategy;
+use crate::webhook::conversion;
 
 /// How many times a write is retried when the object changed underneath it (no client precondition).
 const MAX_RETRIES: usize = 16;
@@ -179,7 +180,8 @@ impl Api {
     pub async fn get(&self, res: &Resource, ns: Option<&str>, name: &str) -> ApiResult<Value> {
         let (kv, _) = self.store.get(res.key(ns, name).as_bytes(), 0).await?;
         let kv = kv.ok_or_else(|| ApiError::not_found(res, name))?;
-        decode_stored(res, &kv.value, kv.mod_revision)
+        let obj = decode_stored(res, &kv.value, kv.mod_revision)?;
+        conversion::to_served_one(self, res, obj).await
     }
 
     async fn get_opt(
@@ -190,10 +192,13 @@ impl Api {
     ) -> ApiResult<Option<(Value, i64)>> {
         let (kv, _) = self.store.get(res.key(ns, name).as_bytes(), 0).await?;
         match kv {
-            Some(kv) => Ok(Some((
-                decode_stored(res, &kv.value, kv.mod_revision)?,
-                kv.mod_revision,
-            ))),
+            Some(kv) => {
+                let obj = decode_stored(res, &kv.value, kv.mod_revision)?;
+                Ok(Some((
+                    conversion::to_served_one(self, res, obj).await?,
+                    kv.mod_revision,
+                )))
+            }
             None => Ok(None),
         }
     }
@@ -250,8 +255,14 @@ impl Api {
                 })?;
             revision = page.revision;
             let n = page.kvs.len();
-            for (i, kv) in page.kvs.into_iter().enumerate() {
-                let obj = decode_stored(res, &kv.value, kv.mod_revision)?;
+            let decoded = page
+                .kvs
+                .iter()
+                .map(|kv| decode_stored(res, &kv.value, kv.mod_revision))
+                .collect::<ApiResult<Vec<Value>>>()?;
+            // Custom resources converted by webhook: the whole page in one ConversionReview.
+            let decoded = conversion::to_served(self, res, decoded).await?;
+            for (i, (kv, obj)) in page.kvs.into_iter().zip(decoded).enumerate() {
                 if p.label.matches(
                     meta(&obj)
                         .and_then(|m| m.get("labels"))
@@ -293,6 +304,14 @@ impl Api {
             "metadata": metadata,
             "items": items,
         }))
+    }
+
+    /// The bytes to store for `obj` (in its CRD's storage version when that converts by webhook).
+    async fn encode_for_storage(&self, res: &Resource, obj: &Value) -> ApiResult<Vec<u8>> {
+        match conversion::to_storage(self, res, obj).await? {
+            Some(stored) => encode_stored(&stored),
+            None => encode_stored(obj),
+        }
     }
 
     /// Checks that the namespace of a new namespaced object exists and is not terminating.
@@ -430,15 +449,32 @@ impl Api {
             return Ok(obj);
         }
         let allocated = strategy::allocate(self, res, &mut obj).await?;
-        let bytes = encode_stored(&obj)?;
+        let stored = match conversion::to_storage(self, res, &obj).await {
+            Ok(s) => s,
+            Err(e) => {
+                strategy::release(self, &allocated).await;
+                return Err(e);
+            }
+        };
+        let bytes = encode_stored(stored.as_ref().unwrap_or(&obj))?;
         let opts = PutOptions {
             ttl: res.ttl_seconds().map(Duration::from_secs),
             lease: 0,
         };
         match self.store.create(key.as_bytes(), &bytes, opts).await {
             Ok(rev) => {
-                meta_mut(&mut obj).insert("resourceVersion".into(), json!(rev.to_string()));
-                Ok(obj)
+                let rv = json!(rev.to_string());
+                match stored {
+                    // What was stored, read back in the version asked for (as upstream).
+                    Some(mut stored) => {
+                        meta_mut(&mut stored).insert("resourceVersion".into(), rv);
+                        conversion::to_served_one(self, res, stored).await
+                    }
+                    None => {
+                        meta_mut(&mut obj).insert("resourceVersion".into(), rv);
+                        Ok(obj)
+                    }
+                }
             }
             Err(e) => {
                 strategy::release(self, &allocated).await;
@@ -559,15 +595,25 @@ impl Api {
                     Err(e) => return Err(e.into()),
                 }
             }
-            let bytes = encode_stored(&new)?;
+            let stored = conversion::to_storage(self, res, &new).await?;
+            let bytes = encode_stored(stored.as_ref().unwrap_or(&new))?;
             let opts = PutOptions {
                 ttl: res.ttl_seconds().map(Duration::from_secs),
                 lease: 0,
             };
             match self.store.update(key.as_bytes(), &bytes, rev, opts).await {
                 Ok(nrev) => {
-                    meta_mut(&mut new).insert("resourceVersion".into(), json!(nrev.to_string()));
-                    return Ok(new);
+                    let rv = json!(nrev.to_string());
+                    return match stored {
+                        Some(mut stored) => {
+                            meta_mut(&mut stored).insert("resourceVersion".into(), rv);
+                            conversion::to_served_one(self, res, stored).await
+                        }
+                        None => {
+                            meta_mut(&mut new).insert("resourceVersion".into(), rv);
+                            Ok(new)
+                        }
+                    };
                 }
                 Err(StoreError::Conflict { .. }) if precondition.is_none() => continue,
                 Err(StoreError::Conflict { .. }) => return Err(ApiError::modified(res, name)),
@@ -667,7 +713,7 @@ impl Api {
                         json!(when.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
                     );
                     m.insert("deletionGracePeriodSeconds".into(), json!(grace));
-                    let bytes = encode_stored(&shorter)?;
+                    let bytes = self.encode_for_storage(res, &shorter).await?;
                     match self
                         .store
                         .update(key.as_bytes(), &bytes, rev, PutOptions::default())
@@ -707,7 +753,7 @@ impl Api {
                 if p.dry_run {
                     return Ok((200, marked));
                 }
-                let bytes = encode_stored(&marked)?;
+                let bytes = self.encode_for_storage(res, &marked).await?;
                 match self
                     .store
                     .update(key.as_bytes(), &bytes, rev, PutOptions::default())
@@ -804,8 +850,12 @@ impl Api {
                     .store
                     .list(&start, &end, ListOptions::default())
                     .await?;
-                for kv in page.kvs {
-                    let obj = decode_stored(res, &kv.value, kv.mod_revision)?;
+                let decoded = page
+                    .kvs
+                    .iter()
+                    .map(|kv| decode_stored(res, &kv.value, kv.mod_revision))
+                    .collect::<ApiResult<Vec<Value>>>()?;
+                for obj in conversion::to_served(self, res, decoded).await? {
                     if matches(&p, &obj) {
                         initial.push(json!({"type": "ADDED", "object": obj}));
                     }
@@ -829,6 +879,7 @@ impl Api {
             Err(e) => return Err(e.into()),
         };
         let timeout = p.timeout.unwrap_or(Duration::from_secs(1800));
+        let api = self.clone();
         tokio::spawn(async move {
             let deadline = tokio::time::sleep(timeout);
             tokio::pin!(deadline);
@@ -873,8 +924,21 @@ impl Api {
                     Some(Ok(WatchMessage::Events(events))) => {
                         let mut out = Vec::new();
                         for ev in events {
-                            if let Some(e) = convert_event(res, &p, ev) {
-                                out.push(e);
+                            if let Some(mut e) = convert_event(res, &p, ev) {
+                                // Custom resources converted by webhook: each event's object.
+                                let obj = e["object"].take();
+                                match conversion::to_served_one(&api, res, obj).await {
+                                    Ok(obj) => {
+                                        e["object"] = obj;
+                                        out.push(e);
+                                    }
+                                    Err(err) => {
+                                        out.push(
+                                            json!({"type": "ERROR", "object": err.to_status()}),
+                                        );
+                                        break;
+                                    }
+                                }
                             }
                         }
                         out

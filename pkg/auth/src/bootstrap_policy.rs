@@ -67,8 +67,13 @@ pub const K3RS_CONTROLLERS: &[&str] = &[
     "clusterrole-aggregation-controller",
     "generic-garbage-collector",
     "namespace-controller",
+    "pv-protection-controller",
+    "pvc-protection-controller",
+    "replicaset-controller",
+    "replication-controller",
     "root-ca-cert-publisher",
     "service-account-controller",
+    "volumeattributesclass-protection-controller",
 ];
 
 /// Names of the k3rs-only bindings of the controller roles to `system:kube-controller-manager`.
@@ -695,6 +700,69 @@ fn role_defs() -> Vec<RoleDef> {
             ],
         ),
         plain(
+            "system:controller:pv-protection-controller",
+            vec![
+                r(
+                    &["get", "list", "watch", "update"],
+                    &[CORE],
+                    &["persistentvolumes"],
+                ),
+                events_rule(),
+            ],
+        ),
+        plain(
+            "system:controller:pvc-protection-controller",
+            vec![
+                r(
+                    &["get", "list", "watch", "update"],
+                    &[CORE],
+                    &["persistentvolumeclaims"],
+                ),
+                r(&["list", "watch", "get"], &[CORE], &["pods"]),
+                events_rule(),
+            ],
+        ),
+        plain(
+            "system:controller:replicaset-controller",
+            vec![
+                r(
+                    &["get", "list", "watch", "update"],
+                    &[APPS, EXTENSIONS],
+                    &["replicasets"],
+                ),
+                r(&["update"], &[APPS, EXTENSIONS], &["replicasets/status"]),
+                r(
+                    &["update"],
+                    &[APPS, EXTENSIONS],
+                    &["replicasets/finalizers"],
+                ),
+                r(
+                    &["list", "watch", "patch", "create", "delete"],
+                    &[CORE],
+                    &["pods"],
+                ),
+                events_rule(),
+            ],
+        ),
+        plain(
+            "system:controller:replication-controller",
+            vec![
+                r(
+                    &["get", "list", "watch", "update"],
+                    &[CORE],
+                    &["replicationcontrollers"],
+                ),
+                r(&["update"], &[CORE], &["replicationcontrollers/status"]),
+                r(&["update"], &[CORE], &["replicationcontrollers/finalizers"]),
+                r(
+                    &["list", "watch", "patch", "create", "delete"],
+                    &[CORE],
+                    &["pods"],
+                ),
+                events_rule(),
+            ],
+        ),
+        plain(
             "system:controller:root-ca-cert-publisher",
             vec![
                 r(&["create", "update"], &[CORE], &["configmaps"]),
@@ -704,6 +772,23 @@ fn role_defs() -> Vec<RoleDef> {
         plain(
             "system:controller:service-account-controller",
             vec![r(&["create"], &[CORE], &["serviceaccounts"]), events_rule()],
+        ),
+        plain(
+            "system:controller:volumeattributesclass-protection-controller",
+            vec![
+                r(
+                    &["list", "watch", "get"],
+                    &[CORE],
+                    &["persistentvolumeclaims"],
+                ),
+                r(&["list", "watch", "get"], &[CORE], &["persistentvolumes"]),
+                r(
+                    &["get", "list", "watch", "update"],
+                    &[STORAGE],
+                    &["volumeattributesclasses"],
+                ),
+                events_rule(),
+            ],
         ),
     ]
 }

@@ -355,10 +355,7 @@ impl Controller {
                 'create: while done < missing {
                     let n = batch.min(missing - done);
                     let results = futures::future::join_all((0..n).map(|_| {
-                        let body: Pod = match serde_json::from_value(pod.clone()) {
-                            Ok(p) => p,
-                            Err(_) => Pod::default(),
-                        };
+                        let body: Pod = serde_json::from_value(pod.clone()).unwrap_or_default();
                         let api = pods_api.clone();
                         async move { api.create(&PostParams::default(), &body).await }
                     }))
@@ -460,11 +457,23 @@ impl Controller {
             old != new && !(zeroish(&old) && zeroish(&new))
         });
         if changed {
-            let patch = json!({"status": status});
+            // An update of the status subresource (upstream's controller role allows no patch),
+            // guarded by the resourceVersion read above.
+            let mut updated = owner.clone();
+            let mut merged = current.as_object().cloned().unwrap_or_default();
+            if let Some(s) = status.as_object() {
+                for (k, v) in s {
+                    if v.is_null() {
+                        merged.remove(k);
+                    } else {
+                        merged.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            updated.data["status"] = Value::Object(merged);
             ignore_gone(
-                api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
-                    .await
-                    .map(|_| ()),
+                api.replace_status(name, &PostParams::default(), &updated)
+                    .await,
             )?;
         }
         if failure.is_some() {

@@ -16,11 +16,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::VolumeAttributesClass;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams, PostParams};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use kube::{Client, Resource, ResourceExt};
-use serde_json::json;
 
 pub const PVC_FINALIZER: &str = "kubernetes.io/pvc-protection";
 pub const PV_FINALIZER: &str = "kubernetes.io/pv-protection";
@@ -68,20 +67,22 @@ impl<K: Resource + Clone> Waiting<K> {
     }
 }
 
-/// Removes `finalizer` from `o` (guarded by its resourceVersion; a conflict is retried later).
+/// Removes `finalizer` from `o` with an update (what upstream's controller roles allow), guarded
+/// by its resourceVersion; a conflict is retried on the next check.
 async fn release<K>(api: Api<K>, o: &K, finalizer: &str) -> Result<(), kube::Error>
 where
-    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
 {
-    let remaining: Vec<&String> = o.finalizers().iter().filter(|f| *f != finalizer).collect();
-    let patch =
-        json!({"metadata": {"finalizers": remaining, "resourceVersion": o.resource_version()}});
+    let mut updated = o.clone();
+    updated.meta_mut().finalizers = Some(
+        o.finalizers()
+            .iter()
+            .filter(|f| *f != finalizer)
+            .cloned()
+            .collect(),
+    );
     match api
-        .patch(
-            &o.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
+        .replace(&o.name_any(), &PostParams::default(), &updated)
         .await
     {
         Ok(_) => Ok(()),

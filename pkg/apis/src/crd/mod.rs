@@ -73,6 +73,9 @@ pub struct CustomResource {
     pub terminating: bool,
     /// The compiled `x-kubernetes-validations` rules of the schema (`None` without rules).
     pub rules: Option<Arc<cel::Validator>>,
+    /// `spec.conversion.webhook` (`clientConfig`, `conversionReviewVersions`) when the CRD's
+    /// versions are converted by a webhook (`strategy: Webhook`); `None` for strategy `None`.
+    pub conversion_webhook: Option<Value>,
 }
 
 /// What the OpenAPI publisher needs of one served custom resource version.
@@ -200,6 +203,14 @@ pub fn register(crd: &Value) {
     let categories = strs(names.get("categories"));
     let namespaced = crd.pointer("/spec/scope").and_then(Value::as_str) == Some("Namespaced");
     let terminating = crd.pointer("/metadata/deletionTimestamp").is_some();
+    let conversion_webhook = match crd.pointer("/spec/conversion/strategy") {
+        Some(Value::String(s)) if s == "Webhook" => Some(
+            crd.pointer("/spec/conversion/webhook")
+                .cloned()
+                .unwrap_or(Value::Null),
+        ),
+        _ => None,
+    };
     let versions = crd
         .pointer("/spec/versions")
         .and_then(Value::as_array)
@@ -329,6 +340,7 @@ pub fn register(crd: &Value) {
             scale,
             selectable,
             terminating,
+            conversion_webhook: conversion_webhook.clone(),
         }));
     }
 }

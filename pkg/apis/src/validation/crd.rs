@@ -15,6 +15,7 @@ use super::formats;
 use super::util::{
     child, duplicate, forbidden, index, invalid, invalid_each, not_supported, required, Errs,
 };
+use super::webhook;
 
 const COLUMN_TYPES: &[&str] = &["boolean", "date", "integer", "number", "string"];
 const COLUMN_FORMATS: &[&str] = &[
@@ -76,19 +77,7 @@ pub(crate) fn validate_crd(obj: &Value, old: Option<&Value>, errs: &mut Errs) {
     }
     validate_names(&names, "spec.names", errs);
     validate_versions(&spec, errs);
-    // conversion
-    match spec.pointer("/conversion/strategy").and_then(Value::as_str) {
-        None | Some("None") => {}
-        Some("Webhook") => errs.push(forbidden(
-            "spec.conversion.strategy",
-            "webhook conversion is not supported by this server (k3rs); use strategy None",
-        )),
-        Some(other) => errs.push(not_supported(
-            "spec.conversion.strategy",
-            other,
-            &["None", "Webhook"],
-        )),
-    }
+    validate_conversion(&spec, old, errs);
     if spec.get("preserveUnknownFields").and_then(Value::as_bool) == Some(true) {
         errs.push(invalid(
             "spec.preserveUnknownFields",
@@ -104,6 +93,100 @@ pub(crate) fn validate_crd(obj: &Value, old: Option<&Value>, errs: &mut Errs) {
             }
         }
     }
+}
+
+/// `spec.conversion`, as upstream's `validateCustomResourceConversion` (field paths name the
+/// internal version's `webhookClientConfig` and `conversionReviewVersions`, as upstream's do).
+fn validate_conversion(spec: &Value, old: Option<&Value>, errs: &mut Errs) {
+    let Some(conversion) = spec.get("conversion").filter(|c| !c.is_null()) else {
+        return;
+    };
+    let webhook = conversion.get("webhook").filter(|w| !w.is_null());
+    let client_config = webhook
+        .and_then(|w| w.get("clientConfig"))
+        .filter(|c| !c.is_null());
+    let versions: Vec<(usize, &str)> = webhook
+        .and_then(|w| w.get("conversionReviewVersions"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .enumerate()
+                .filter_map(|(i, v)| v.as_str().map(|s| (i, s)))
+                .collect()
+        })
+        .unwrap_or_default();
+    match conversion.get("strategy").and_then(Value::as_str) {
+        Some("Webhook") => {
+            let path = "spec.conversion.webhookClientConfig";
+            match client_config {
+                None => errs.push(required(path, "required when strategy is set to Webhook")),
+                Some(cc) => {
+                    webhook::validate_client_config(Some(cc), path, errs);
+                    // An invalid CA bundle is kept only where it already was (or before the
+                    // CRD is established), as upstream.
+                    let allow_invalid = old.is_none_or(|o| {
+                        !established(o)
+                            || o.pointer("/spec/conversion/webhook/clientConfig/caBundle")
+                                .and_then(Value::as_str)
+                                .and_then(webhook::decode_base64)
+                                .is_some_and(|b| webhook::ca_bundle_certificates(&b).is_err())
+                    });
+                    if !allow_invalid {
+                        webhook::validate_ca_bundle(cc, path, errs);
+                    }
+                }
+            }
+            let require_recognized = old.is_none_or(|o| {
+                let old_versions: Vec<&str> = o
+                    .pointer("/spec/conversion/webhook/conversionReviewVersions")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                old_versions.is_empty()
+                    || old_versions
+                        .iter()
+                        .any(|v| webhook::REVIEW_VERSIONS.contains(v))
+            });
+            webhook::validate_review_versions(
+                &versions,
+                !versions.is_empty(),
+                require_recognized,
+                "",
+                "spec.conversion.conversionReviewVersions",
+                errs,
+            );
+        }
+        None | Some("None") => {
+            if client_config.is_some() {
+                errs.push(forbidden(
+                    "spec.conversion.webhookClientConfig",
+                    "should not be set when strategy is not set to Webhook",
+                ));
+            }
+            if !versions.is_empty() {
+                errs.push(forbidden(
+                    "spec.conversion.conversionReviewVersions",
+                    "should not be set when strategy is not set to Webhook",
+                ));
+            }
+        }
+        Some(other) => errs.push(not_supported(
+            "spec.conversion.strategy",
+            other,
+            &["None", "Webhook"],
+        )),
+    }
+}
+
+fn established(crd: &Value) -> bool {
+    crd.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.get("type").and_then(Value::as_str) == Some("Established")
+                    && c.get("status").and_then(Value::as_str) == Some("True")
+            })
+        })
 }
 
 fn dns1035(v: &str) -> Vec<String> {

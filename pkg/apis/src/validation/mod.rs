@@ -29,6 +29,7 @@ mod pod;
 mod rbac;
 mod service;
 pub(crate) mod util;
+mod webhook;
 mod workloads;
 
 #[cfg(test)]
@@ -37,7 +38,12 @@ mod tests;
 use serde_json::Value;
 
 pub(crate) use config::encode_base64;
-use util::{go_quote, Errs};
+/// Go's `%q` of a string, as upstream's messages print values.
+pub use util::go_quote;
+use util::Errs;
+pub use webhook::{
+    ca_bundle_certificates, decode_base64, parse_webhook_url, WebhookUrl, REVIEW_VERSIONS,
+};
 
 /// Why a field is wrong; the `type` of a `StatusCause`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,6 +304,12 @@ fn validate_kind(group: &str, kind: &str, obj: &Value, old: Option<&Value>, errs
             rbac::validate_binding(obj, old, false, errs)
         }
         ("apiextensions.k8s.io", "CustomResourceDefinition") => crd::validate_crd(obj, old, errs),
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration") => {
+            webhook::validate_configuration(obj, old, true, errs)
+        }
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration") => {
+            webhook::validate_configuration(obj, old, false, errs)
+        }
         _ => {}
     }
 }

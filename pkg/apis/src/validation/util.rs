@@ -131,7 +131,7 @@ pub(crate) fn invalid_each(errs: &mut Errs, field: &str, value: &str, msgs: Vec<
 // ---------------------------------------------------------------------------------------------
 
 /// Quotes `s` the way Go's `strconv.Quote` does (close enough for error messages).
-pub(crate) fn go_quote(s: &str) -> String {
+pub fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

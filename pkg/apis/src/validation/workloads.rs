@@ -83,7 +83,7 @@ fn parse_selector(sel: Option<&Value>) -> Result<Selector, ()> {
 }
 
 /// Upstream `ValidateLabelSelector` (strict label values).
-fn validate_label_selector(sel: &Value, path: &str, errs: &mut Errs) {
+pub(crate) fn validate_label_selector(sel: &Value, path: &str, errs: &mut Errs) {
     if let Some(labels) = get(sel, "matchLabels") {
         validate_labels_into(labels, &child(path, "matchLabels"), errs);
     }

@@ -12,6 +12,7 @@
 //! and are admitted as `system:apiserver`, as upstream's loopback client is.
 
 pub mod defaultingressclass;
+pub mod podsecurity;
 pub mod runtimeclass;
 pub mod storageprotection;
 pub mod vap;
@@ -291,6 +292,13 @@ fn build(name: &str) -> Option<Arc<dyn Plugin>> {
             Some(Arc::new(storageprotection::StorageObjectInUseProtection))
         }
         "ValidatingAdmissionPolicy" => Some(Arc::new(vap::ValidatingAdmissionPolicy::default())),
+        "PodSecurity" => Some(Arc::new(podsecurity::PodSecurity::default())),
+        "MutatingAdmissionWebhook" => {
+            Some(Arc::new(crate::webhook::admission::MutatingWebhook::new()))
+        }
+        "ValidatingAdmissionWebhook" => {
+            Some(Arc::new(crate::webhook::admission::ValidatingWebhook::new()))
+        }
         _ => None,
     }
 }
