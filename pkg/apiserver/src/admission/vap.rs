@@ -806,7 +806,18 @@ impl State {
             {
                 continue;
             }
-            let warnings = type_check(&c.policy);
+            // Built-in kinds are checked against the OpenAPI documents, generated on first use
+            // (a while in debug builds: off the async workers).
+            if !crate::openapi::service().is_built() {
+                let _ = tokio::task::spawn_blocking(|| {
+                    crate::openapi::service().built();
+                })
+                .await;
+            }
+            let policy = c.policy.clone();
+            let warnings = tokio::task::spawn_blocking(move || type_check(&policy))
+                .await
+                .unwrap_or_default();
             let generation = generation.unwrap_or(json!(0));
             let r = api
                 .update_with(pres, None, name, Some("status"), false, |cur| {
