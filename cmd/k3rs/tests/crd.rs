@@ -1,7 +1,7 @@
 //! CustomResourceDefinitions against a real `k3rs server`, driven by stock kubectl and curl:
 //! establishing, discovery, custom resource CRUD through the generic store, schema validation,
-//! pruning, defaulting, status and scale subresources, printer columns, multiple versions, name
-//! conflicts, and cleanup when the CRD or the namespace goes.
+//! pruning, defaulting, CEL validation rules, status and scale subresources, printer columns,
+//! multiple versions, name conflicts, and cleanup when the CRD or the namespace goes.
 
 mod common;
 
@@ -557,21 +557,6 @@ fn crd_validation_and_name_conflicts() {
         assert!(msg.contains(want), "missing {want:?} in {msg}");
     }
 
-    // CEL rules are accepted but not evaluated: the client is told.
-    let cel = write(
-        &k,
-        "cel.yaml",
-        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: rules.cel.example.com\nspec:\n  group: cel.example.com\n  scope: Namespaced\n  names: {plural: rules, kind: Rule}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          spec:\n            type: object\n            x-kubernetes-validations: [{rule: \"self.a <= 3\"}]\n            properties: {a: {type: integer}}\n",
-    );
-    let out = k.err_or_ok(&["apply", "-f", &cel]);
-    assert!(
-        out.contains("rules.cel.example.com created")
-            && out.contains(
-                "Warning: x-kubernetes-validations (CEL) rules are stored but not evaluated"
-            ),
-        "{out}"
-    );
-
     // Two CRDs in one group asking for the same kind: the second is not accepted.
     let crd = |plural: &str, kind: &str| {
         format!(
@@ -633,6 +618,206 @@ fn crd_validation_and_name_conflicts() {
     ]);
     let (code, _) = k.http("GET", "/apis/conflict.example.com/v1/gadgets", "", "");
     assert_eq!(code, 200);
+}
+
+const RULES_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: scalers.cel.example.com
+spec:
+  group: cel.example.com
+  scope: Namespaced
+  names: {plural: scalers, kind: Scaler}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            x-kubernetes-validations:
+            - rule: "self.minReplicas <= self.replicas"
+              message: "replicas must be at least minReplicas"
+            - rule: "self.replicas <= 10"
+              messageExpression: "'replicas ' + string(self.replicas) + ' is more than 10'"
+            - rule: "self.mode != 'forbidden'"
+              reason: FieldValueForbidden
+              fieldPath: ".mode"
+              message: "mode 'forbidden' is not allowed"
+            properties:
+              replicas: {type: integer}
+              minReplicas: {type: integer}
+              mode: {type: string}
+              size:
+                type: integer
+                x-kubernetes-validations:
+                - rule: "self >= oldSelf"
+                  message: "size may not shrink"
+              ports:
+                type: array
+                maxItems: 16
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [name]
+                items:
+                  type: object
+                  required: [name]
+                  properties:
+                    name: {type: string, maxLength: 63}
+                    url:
+                      type: string
+                      maxLength: 256
+                      x-kubernetes-validations:
+                      - rule: "isURL(self) && url(self).getScheme() == 'https'"
+                        message: "must be an https URL"
+"#;
+
+fn scaler(name: &str, spec: &str) -> String {
+    format!("apiVersion: cel.example.com/v1\nkind: Scaler\nmetadata:\n  name: {name}\n  namespace: default\nspec:\n{spec}")
+}
+
+#[test]
+fn cel_validation_rules_are_enforced() {
+    let k = common::K3rs::start(None);
+    let f = write(&k, "rules.yaml", RULES_CRD);
+    let out = k.err_or_ok(&["apply", "-f", &f]);
+    assert!(out.contains("scalers.cel.example.com created"), "{out}");
+    assert!(!out.contains("Warning"), "{out}");
+    k.ok(&[
+        "wait",
+        "--for",
+        "condition=established",
+        "--timeout=60s",
+        "crd/scalers.cel.example.com",
+    ]);
+    let good = write(
+        &k,
+        "good.yaml",
+        &scaler("s1", "  replicas: 3\n  minReplicas: 1\n  mode: fast\n  size: 5\n  ports: [{name: web, url: 'https://example.com'}]\n"),
+    );
+    k.ok(&["create", "-f", &good]);
+
+    // message, messageExpression, reason + fieldPath.
+    let bad = write(
+        &k,
+        "bad.yaml",
+        &scaler(
+            "s2",
+            "  replicas: 12\n  minReplicas: 13\n  mode: forbidden\n",
+        ),
+    );
+    let out = k.err(&["create", "-f", &bad]);
+    for want in [
+        "The Scaler \"s2\" is invalid",
+        "spec: Invalid value: replicas must be at least minReplicas",
+        "spec: Invalid value: replicas 12 is more than 10",
+        "spec.mode: Forbidden: mode 'forbidden' is not allowed",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in {out}");
+    }
+    // The Status carries one cause per failed rule, with upstream's cause types.
+    let body = r#"{"apiVersion":"cel.example.com/v1","kind":"Scaler","metadata":{"name":"s3"},
+        "spec":{"replicas":1,"minReplicas":0,"mode":"forbidden","ports":[{"name":"a","url":"ftp://x"}]}}"#;
+    let (code, st) = k.http(
+        "POST",
+        "/apis/cel.example.com/v1/namespaces/default/scalers",
+        "application/json",
+        body,
+    );
+    assert_eq!(code, 422, "{st}");
+    assert_eq!(st["reason"], "Invalid");
+    let causes = st["details"]["causes"].as_array().unwrap();
+    assert!(
+        causes.iter().any(|c| c["reason"] == "FieldValueForbidden"
+            && c["field"] == "spec.mode"
+            && c["message"] == "Forbidden: mode 'forbidden' is not allowed"),
+        "{st}"
+    );
+    assert!(
+        causes.iter().any(|c| c["reason"] == "FieldValueInvalid"
+            && c["field"] == "spec.ports[0].url"
+            && c["message"] == "Invalid value: \"ftp://x\": must be an https URL"),
+        "{st}"
+    );
+    let (code, _) = k.http(
+        "GET",
+        "/apis/cel.example.com/v1/namespaces/default/scalers/s3",
+        "",
+        "",
+    );
+    assert_eq!(code, 404, "nothing was stored");
+
+    // Transition rule: runs on update, with oldSelf.
+    let shrink = write(
+        &k,
+        "shrink.yaml",
+        &scaler(
+            "s1",
+            "  replicas: 3\n  minReplicas: 1\n  mode: fast\n  size: 4\n",
+        ),
+    );
+    let out = k.err(&["apply", "-f", &shrink]);
+    assert!(
+        out.contains("spec.size: Invalid value: 4: size may not shrink"),
+        "{out}"
+    );
+    let grow = write(
+        &k,
+        "grow.yaml",
+        &scaler(
+            "s1",
+            "  replicas: 3\n  minReplicas: 1\n  mode: fast\n  size: 6\n",
+        ),
+    );
+    k.ok(&["apply", "-f", &grow]);
+    assert_eq!(get_json(&k, &["scalers", "s1"])["spec"]["size"], 6);
+    // Server-side dry run validates too.
+    let out = k.err(&["apply", "--dry-run=server", "-f", &shrink]);
+    assert!(out.contains("size may not shrink"), "{out}");
+
+    // Rules that do not compile are refused with the CRD, with cel-go's messages.
+    for (rule, want) in [
+        ("self.z == 100", "undefined field 'z'"),
+        ("self = 42", "Syntax error"),
+        ("self.replicas", "cel expression must evaluate to a bool"),
+        (
+            "self.replicas > 'one'",
+            "found no matching overload for '_>_' applied to '(int, string)'",
+        ),
+    ] {
+        let crd = RULES_CRD
+            .replace("scalers.cel.example.com", "brokens.cel.example.com")
+            .replace(
+                "{plural: scalers, kind: Scaler}",
+                "{plural: brokens, kind: Broken}",
+            )
+            .replace("\"self.replicas <= 10\"", &format!("{rule:?}"));
+        let f = write(&k, "broken.yaml", &crd);
+        let out = k.err(&["apply", "-f", &f]);
+        assert!(
+            out.contains("The CustomResourceDefinition \"brokens.cel.example.com\" is invalid")
+                && out.contains("x-kubernetes-validations[1].rule: Invalid value")
+                && out.contains(want),
+            "{rule}: {out}"
+        );
+    }
+    // A rule whose worst case is too expensive is refused.
+    let expensive = RULES_CRD
+        .replace("scalers.cel.example.com", "brokens.cel.example.com")
+        .replace(
+            "{plural: scalers, kind: Scaler}",
+            "{plural: brokens, kind: Broken}",
+        )
+        .replace(
+            "\"self.replicas <= 10\"",
+            "\"self.mode.split('').all(a, self.mode.split('').all(b, a != b))\"",
+        );
+    let f = write(&k, "expensive.yaml", &expensive);
+    let out = k.err(&["apply", "-f", &f]);
+    assert!(out.contains("exceeds budget by factor of"), "{out}");
 }
 
 #[test]

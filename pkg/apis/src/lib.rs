@@ -5,6 +5,7 @@
 //! label and field selectors match them. It does no I/O and knows nothing of HTTP or storage; the
 //! API server (`pkg/apiserver`) drives it.
 
+pub mod cel;
 pub mod crd;
 pub mod defaults;
 pub mod patchmeta;

@@ -847,7 +847,6 @@ impl Handler {
                         },
                     )
                     .await?;
-                let warnings = unenforced_rules(res, &obj, warnings);
                 Ok(with_warnings(respond_value(201, &obj, fmt), &warnings))
             }
             ("create", Some(_)) => Err(ApiError::method_not_allowed(
@@ -875,10 +874,7 @@ impl Handler {
                     })
                     .await
                 {
-                    Ok(obj) => {
-                        let warnings = unenforced_rules(res, &obj, warnings);
-                        Ok(with_warnings(respond_value(200, &obj, fmt), &warnings))
-                    }
+                    Ok(obj) => Ok(with_warnings(respond_value(200, &obj, fmt), &warnings)),
                     // Kinds whose upstream strategy allows it are created by a PUT.
                     Err(e) if e.code == 404 && crate::strategy::allow_create_on_update(res) => {
                         let mut body = body;
@@ -906,7 +902,6 @@ impl Handler {
                 let (code, obj, warnings) = self
                     .patch(req, res, ns, name, None, dry_run, query, &guard, fv)
                     .await?;
-                let warnings = unenforced_rules(res, &obj, warnings);
                 Ok(with_warnings(respond_value(code, &obj, fmt), &warnings))
             }
             ("delete", Some(name)) => {
@@ -1463,34 +1458,6 @@ fn dry_run_param(q: &std::collections::HashMap<String, String>) -> ApiResult<boo
             "Invalid dryRun value: {other:?}; supported values: \"All\""
         ))),
     }
-}
-
-/// A CRD whose schema has `x-kubernetes-validations` (CEL) rules: this server stores them but
-/// does not evaluate them, and says so in a `Warning` rather than letting clients believe they
-/// are enforced.
-fn unenforced_rules(res: &Resource, obj: &Value, mut warnings: Vec<String>) -> Vec<String> {
-    fn has_rules(v: &Value) -> bool {
-        match v {
-            Value::Object(m) => {
-                m.get("x-kubernetes-validations")
-                    .and_then(Value::as_array)
-                    .is_some_and(|a| !a.is_empty())
-                    || m.values().any(has_rules)
-            }
-            Value::Array(a) => a.iter().any(has_rules),
-            _ => false,
-        }
-    }
-    if res.group == "apiextensions.k8s.io"
-        && res.kind == "CustomResourceDefinition"
-        && obj.pointer("/spec/versions").is_some_and(has_rules)
-    {
-        warnings.push(
-            "x-kubernetes-validations (CEL) rules are stored but not evaluated by this server (k3rs)"
-                .to_string(),
-        );
-    }
-    warnings
 }
 
 /// Parses and checks list parameters, as upstream's ListOptions validation.

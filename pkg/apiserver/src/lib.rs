@@ -209,6 +209,7 @@ pub async fn run(
         .await
         .map_err(|e| StartError::Bootstrap(e.message))?;
     let authz = Arc::new(authz::Authorizer::default());
+    admission::vap::set_authorizer(authz.clone());
     authz.start(&api).await.map_err(|e| {
         StartError::Bootstrap(format!("loading the authorizer's state: {}", e.message))
     })?;

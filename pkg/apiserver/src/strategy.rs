@@ -404,9 +404,9 @@ pub fn custom_prepare(res: &Resource, obj: &mut Value) {
     }
 }
 
-/// Schema validation of a custom resource (empty for built-ins). On update (`old` set), errors
-/// on values the update did not change are dropped: upstream's validation ratcheting (GA), so a
-/// schema made stricter does not block unrelated changes to old objects.
+/// Schema and CEL-rule validation of a custom resource (empty for built-ins). On update (`old`
+/// set), errors on values the update did not change are dropped: upstream's validation
+/// ratcheting (GA), so a schema made stricter does not block unrelated changes to old objects.
 pub fn custom_validate(
     res: &Resource,
     obj: &Value,
@@ -417,41 +417,19 @@ pub fn custom_validate(
         return Vec::new();
     };
     let errs = k3rs_apis::crd::schema::validate(schema, obj);
-    match old {
+    let mut errs: Vec<_> = match old {
         None => errs,
         Some(old) => errs
             .into_iter()
-            .filter(|e| match field_pointer(&e.field) {
-                Some(p) => obj.pointer(&p) != old.pointer(&p),
-                None => true,
-            })
+            .filter(|e| !k3rs_apis::crd::schema::unchanged_at(schema, obj, old, &e.field))
             .collect(),
+    };
+    // `x-kubernetes-validations` (CEL) rules, which ratchet on their own (a rule using oldSelf
+    // never does), after the schema's structural validation as upstream.
+    if let Some(rules) = cr.as_ref().and_then(|c| c.rules.as_ref()) {
+        errs.extend(rules.validate(obj, old));
     }
-}
-
-/// `spec.ports[1].name` → `/spec/ports/1/name` (`None` for paths it cannot follow).
-fn field_pointer(field: &str) -> Option<String> {
-    let mut out = String::new();
-    for seg in field.split('.') {
-        let (name, mut rest) = match seg.find('[') {
-            Some(i) => (&seg[..i], &seg[i..]),
-            None => (seg, ""),
-        };
-        if name.is_empty() && rest.is_empty() {
-            return None;
-        }
-        if !name.is_empty() {
-            out.push('/');
-            out.push_str(&name.replace('~', "~0").replace('/', "~1"));
-        }
-        while let Some(r) = rest.strip_prefix('[') {
-            let end = r.find(']')?;
-            out.push('/');
-            out.push_str(&r[..end]);
-            rest = &r[end + 1..];
-        }
-    }
-    Some(out)
+    errs
 }
 
 /// Called when a delete request finds the object not yet being deleted: a CRD gets upstream's

@@ -11,6 +11,7 @@
 //! hundred bytes each.
 
 pub mod apply;
+pub mod cel;
 pub mod schema;
 
 use std::cmp::Ordering;
@@ -75,6 +76,8 @@ pub struct CustomResource {
     pub selectable: Vec<String>,
     /// The CRD is being deleted: no new objects.
     pub terminating: bool,
+    /// The compiled `x-kubernetes-validations` rules of the schema (`None` without rules).
+    pub rules: Option<Arc<cel::Validator>>,
     /// `spec.conversion.webhook` (`clientConfig`, `conversionReviewVersions`) when the CRD's
     /// versions are converted by a webhook (`strategy: Webhook`); `None` for strategy `None`.
     pub conversion_webhook: Option<Value>,
@@ -235,6 +238,14 @@ pub fn register(crd: &Value) {
         .unwrap_or_default()
         .to_string();
     let mut st = write();
+    // Compiled rules are reused while a version's schema stays the same (the CRD controller
+    // re-registers on every status change).
+    let previous: Vec<(String, Option<Value>, Option<Arc<cel::Validator>>)> = st
+        .served
+        .iter()
+        .filter(|c| c.crd == name)
+        .map(|c| (c.res.version.to_string(), c.schema.clone(), c.rules.clone()))
+        .collect();
     st.served.retain(|c| c.crd != name);
     st.generation += 1;
     if name.is_empty() || group.is_empty() || kind.is_empty() || plural.is_empty() {
@@ -327,11 +338,20 @@ pub fn register(crd: &Value) {
             }
         }
         selectable.extend(selectable_fields.iter().cloned());
+        let schema = v.pointer("/schema/openAPIV3Schema").cloned();
+        let rules = match previous
+            .iter()
+            .find(|(ver, s, _)| ver == version && *s == schema)
+        {
+            Some((_, _, r)) => r.clone(),
+            None => schema.as_ref().and_then(cel::Validator::new).map(Arc::new),
+        };
         st.served.push(Arc::new(CustomResource {
             res,
             crd: name.clone(),
             storage_version: storage_version.clone(),
-            schema: v.pointer("/schema/openAPIV3Schema").cloned(),
+            rules,
+            schema,
             list_kind: list_kind.clone(),
             selectable_fields,
             columns,

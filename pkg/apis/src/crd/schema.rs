@@ -3,8 +3,8 @@
 //! upstream's field paths and messages (`spec.replicas: Invalid value: "string": spec.replicas in
 //! body must be of type integer: "string"`).
 //!
-//! Not implemented: `x-kubernetes-validations` (CEL rules are accepted in the CRD but not
-//! evaluated), `multipleOf` on non-integers is checked with floating point.
+//! `x-kubernetes-validations` (CEL rules) are evaluated by [`super::cel`]. Not implemented:
+//! `multipleOf` on non-integers is checked with floating point.
 
 use serde_json::{Map, Value};
 
@@ -204,6 +204,68 @@ pub fn apply_defaults(schema: &Value, obj: &mut Value) {
         }
         _ => {}
     }
+}
+
+/// Whether an error at `field` (`spec.list[0].name`, `spec.map[key]`) is on a value an update
+/// did not change, so that validation ratcheting lets it through. Values are correlated as
+/// upstream: object properties and map keys by name, items of `listType: map` lists by their
+/// keys; items of other lists cannot be correlated and ratchet only when their whole list is
+/// unchanged.
+pub fn unchanged_at(schema: &Value, obj: &Value, old: &Value, field: &str) -> bool {
+    let mut s = schema;
+    let (mut new, mut prev) = (Some(obj), Some(old));
+    let mut rest = field;
+    while !rest.is_empty() {
+        rest = rest.strip_prefix('.').unwrap_or(rest);
+        let (seg, bracket) = match rest.strip_prefix('[') {
+            Some(r) => match r.find(']') {
+                Some(e) => {
+                    let seg = &r[..e];
+                    rest = &r[e + 1..];
+                    (seg, true)
+                }
+                None => return new == prev,
+            },
+            None => {
+                let e = rest.find(['.', '[']).unwrap_or(rest.len());
+                let seg = &rest[..e];
+                rest = &rest[e..];
+                (seg, false)
+            }
+        };
+        let is_array = s.get("type").and_then(Value::as_str) == Some("array");
+        if bracket && is_array {
+            let Ok(i) = seg.parse::<usize>() else {
+                return new == prev;
+            };
+            if s.get("x-kubernetes-list-type").and_then(Value::as_str) != Some("map") {
+                // Uncorrelatable: the nearest correlated value is the list itself.
+                return new == prev;
+            }
+            let keys: Vec<&str> = s
+                .get("x-kubernetes-list-map-keys")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let item = new.and_then(|v| v.get(i));
+            prev = match (item, prev.and_then(Value::as_array)) {
+                (Some(it), Some(olds)) => olds
+                    .iter()
+                    .find(|o| keys.iter().all(|k| o.get(*k) == it.get(*k))),
+                _ => None,
+            };
+            new = item;
+            s = s.get("items").unwrap_or(&Value::Null);
+        } else {
+            new = new.and_then(|v| v.get(seg));
+            prev = prev.and_then(|v| v.get(seg));
+            s = match props(s).and_then(|p| p.get(seg)) {
+                Some(p) => p,
+                None => s.get("additionalProperties").unwrap_or(&Value::Null),
+            };
+        }
+    }
+    new == prev
 }
 
 /// Validates a custom resource against its schema. `metadata` is left to the generic metadata

@@ -316,7 +316,13 @@ fn validate_versions(spec: &Value, errs: &mut Errs) {
                         "nullable cannot be true at the root",
                     ));
                 }
+                let before = errs.len();
                 validate_schema(schema, &schema_path, true, errs);
+                // CEL rules are compiled only against an otherwise valid schema (as upstream:
+                // errors from an invalid schema's types would not be actionable).
+                if errs.len() == before {
+                    crate::crd::cel::check_schema_rules(schema, &schema_path, errs);
+                }
                 if let Some(meta) = schema.pointer("/properties/metadata/properties") {
                     if let Some(m) = meta.as_object() {
                         if m.keys().any(|k| k != "name" && k != "generateName") {
@@ -593,11 +599,64 @@ fn validate_schema(schema: &Value, path: &str, root: bool, errs: &mut Errs) {
     }
     if let Some(rules) = m.get("x-kubernetes-validations").and_then(Value::as_array) {
         for (i, r) in rules.iter().enumerate() {
-            if s(r, "rule").is_empty() {
-                errs.push(required(
-                    child(&index(&child(path, "x-kubernetes-validations"), i), "rule"),
-                    "rule is not specified",
+            let rp = index(&child(path, "x-kubernetes-validations"), i);
+            let (rule, msg) = (s(r, "rule"), s(r, "message"));
+            let newline = |x: &str| x.contains(['\n', '\r']);
+            if rule.trim().is_empty() {
+                errs.push(required(child(&rp, "rule"), "rule is not specified"));
+            } else if !msg.is_empty() && msg.trim().is_empty() {
+                errs.push(invalid(
+                    child(&rp, "message"),
+                    msg,
+                    "must be non-empty if specified",
                 ));
+            } else if newline(msg.trim()) {
+                errs.push(invalid(
+                    child(&rp, "message"),
+                    msg,
+                    "must not contain line breaks",
+                ));
+            } else if newline(rule.trim()) && msg.trim().is_empty() {
+                errs.push(required(
+                    child(&rp, "message"),
+                    "message must be specified if rule contains line breaks",
+                ));
+            }
+            let me = s(r, "messageExpression");
+            if !me.is_empty() && me.trim().is_empty() {
+                errs.push(required(
+                    child(&rp, "messageExpression"),
+                    "messageExpression must be non-empty if specified",
+                ));
+            }
+            if let Some(reason) = r.get("reason").and_then(Value::as_str) {
+                const REASONS: &[&str] = &[
+                    "FieldValueDuplicate",
+                    "FieldValueForbidden",
+                    "FieldValueInvalid",
+                    "FieldValueRequired",
+                ];
+                if !REASONS.contains(&reason) {
+                    errs.push(not_supported(child(&rp, "reason"), reason, REASONS));
+                }
+            }
+            let fp = s(r, "fieldPath");
+            if !fp.is_empty() && fp.trim().is_empty() {
+                errs.push(invalid(
+                    child(&rp, "fieldPath"),
+                    fp,
+                    "must be non-empty if specified",
+                ));
+            }
+            if newline(fp) {
+                errs.push(invalid(
+                    child(&rp, "fieldPath"),
+                    fp,
+                    "must not contain line breaks",
+                ));
+            }
+            if !fp.trim().is_empty() && crate::crd::cel::valid_field_path(fp, schema).is_err() {
+                errs.push(invalid(child(&rp, "fieldPath"), fp, "must be a valid path"));
             }
         }
     }

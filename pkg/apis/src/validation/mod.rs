@@ -55,6 +55,8 @@ pub enum CauseType {
     TooLong,
     TooMany,
     Forbidden,
+    /// Upstream's `field.InternalError`.
+    InternalError,
 }
 
 impl CauseType {
@@ -68,6 +70,7 @@ impl CauseType {
             CauseType::TooLong => "FieldValueTooLong",
             CauseType::TooMany => "FieldValueTooMany",
             CauseType::Forbidden => "FieldValueForbidden",
+            CauseType::InternalError => "InternalError",
         }
     }
 
@@ -81,6 +84,7 @@ impl CauseType {
             CauseType::TooLong => "Too long",
             CauseType::TooMany => "Too many",
             CauseType::Forbidden => "Forbidden",
+            CauseType::InternalError => "Internal error",
         }
     }
 }

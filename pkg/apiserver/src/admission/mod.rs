@@ -15,6 +15,7 @@ pub mod defaultingressclass;
 pub mod podsecurity;
 pub mod runtimeclass;
 pub mod storageprotection;
+pub mod vap;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -290,6 +291,7 @@ fn build(name: &str) -> Option<Arc<dyn Plugin>> {
         "StorageObjectInUseProtection" => {
             Some(Arc::new(storageprotection::StorageObjectInUseProtection))
         }
+        "ValidatingAdmissionPolicy" => Some(Arc::new(vap::ValidatingAdmissionPolicy::default())),
         "PodSecurity" => Some(Arc::new(podsecurity::PodSecurity::default())),
         "MutatingAdmissionWebhook" => {
             Some(Arc::new(crate::webhook::admission::MutatingWebhook::new()))
