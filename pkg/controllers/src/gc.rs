@@ -174,6 +174,9 @@ struct Collector {
     /// (apiVersion, kind) → the resource serving it.
     by_kind: HashMap<(String, String), ResKey>,
     graph: Graph,
+    /// Dependents kept because an owner's kind is not (yet) served: judged again when discovery
+    /// finds new kinds (a CRD just established), as upstream requeues unresolvable owners.
+    unresolved: std::sync::Mutex<HashSet<String>>,
 }
 
 impl Collector {
@@ -199,7 +202,10 @@ impl Collector {
             });
         }
         let Some(res) = self.by_kind.get(&(r.api_version.clone(), r.kind.clone())) else {
-            // A kind the server does not serve cannot be checked: keep the dependent.
+            // A kind the server does not serve cannot be checked: keep the dependent for now.
+            if let Ok(mut u) = self.unresolved.lock() {
+                u.insert(n.uid.clone());
+            }
             return Ok(OwnerState::Solid);
         };
         let owner_namespaced = self.kinds.get(res).is_some_and(|k| k.namespaced);
@@ -520,6 +526,7 @@ pub async fn run(client: Client) {
         kinds: HashMap::new(),
         by_kind: HashMap::new(),
         graph: Graph::default(),
+        unresolved: Default::default(),
     };
     let mut watchers: HashMap<ResKey, tokio::task::JoinHandle<()>> = HashMap::new();
     // Aborts the watch tasks when the collector stops.
@@ -557,7 +564,7 @@ pub async fn run(client: Client) {
                             watchers.0.insert(k.clone(), h);
                         }
                     }
-                    c.by_kind = kinds
+                    let by_kind: HashMap<(String, String), ResKey> = kinds
                         .iter()
                         .map(|(k, kind)| {
                             (
@@ -566,7 +573,19 @@ pub async fn run(client: Client) {
                             )
                         })
                         .collect();
+                    let new_kinds = by_kind.keys().any(|k| !c.by_kind.contains_key(k));
+                    c.by_kind = by_kind;
                     c.kinds = kinds;
+                    if new_kinds {
+                        let waiting: Vec<String> = c
+                            .unresolved
+                            .lock()
+                            .map(|mut u| u.drain().collect())
+                            .unwrap_or_default();
+                        for u in waiting {
+                            queue.push(u);
+                        }
+                    }
                 }
                 Err(e) => tracing::debug!(error = %e, "garbage collector discovery failed"),
             }
