@@ -9,6 +9,7 @@ pub mod crd;
 pub mod defaults;
 pub mod patchmeta;
 pub mod protobuf;
+pub mod quota;
 pub mod registry;
 pub mod selectors;
 pub mod smp;
