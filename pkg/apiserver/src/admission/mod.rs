@@ -11,6 +11,8 @@
 //! [`current`]. Writes the server makes itself (bootstrap, the CRD controller) have no context
 //! and are admitted as `system:apiserver`, as upstream's loopback client is.
 
+pub mod resourcequota;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -253,6 +255,7 @@ pub const DEFAULT_ENABLED: &[&str] = &[
 #[allow(clippy::match_single_binding)]
 fn build(name: &str) -> Option<Arc<dyn Plugin>> {
     match name {
+        "ResourceQuota" => Some(Arc::new(resourcequota::ResourceQuota::default())),
         _ => None,
     }
 }
