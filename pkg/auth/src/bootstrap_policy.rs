@@ -67,6 +67,7 @@ pub const K3RS_CONTROLLERS: &[&str] = &[
     "clusterrole-aggregation-controller",
     "generic-garbage-collector",
     "namespace-controller",
+    "resourcequota-controller",
     "root-ca-cert-publisher",
     "service-account-controller",
 ];
@@ -692,6 +693,15 @@ fn role_defs() -> Vec<RoleDef> {
                     &["*"],
                     &["*"],
                 ),
+            ],
+        ),
+        plain(
+            "system:controller:resourcequota-controller",
+            vec![
+                // Quota can count anything, so it may list and watch everything.
+                r(&["list", "watch"], &["*"], &["*"]),
+                r(&["update"], &[CORE], &["resourcequotas/status"]),
+                events_rule(),
             ],
         ),
         plain(

@@ -5,13 +5,14 @@
 //! process. `k3rs server` starts them once its API serves. Today: the per-namespace defaults
 //! (the `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap, upstream's serviceaccount and
 //! root-ca-cert-publisher controllers), the namespace controller (deleting a namespace's content), the
-//! garbage collector, the clusterrole-aggregation controller and the legacy service-account token
-//! controller.
+//! garbage collector, the clusterrole-aggregation controller, the legacy service-account token
+//! controller and the resource quota controller.
 
 pub mod clusterrole_aggregation;
 pub mod gc;
 pub mod namespace;
 pub mod namespace_defaults;
+pub mod resourcequota;
 pub mod sa_token;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub async fn run(
         sa_token::run(client.clone(), token_issuer, root_ca_pem),
         namespace::run(client.clone()),
         clusterrole_aggregation::run(client.clone()),
+        resourcequota::run(client.clone()),
         gc::run(client),
     );
 }
