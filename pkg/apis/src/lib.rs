@@ -11,6 +11,7 @@ pub mod defaults;
 pub mod patchmeta;
 pub mod protobuf;
 pub mod quantity;
+pub mod quota;
 pub mod registry;
 pub mod selectors;
 pub mod smp;

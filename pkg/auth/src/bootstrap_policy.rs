@@ -71,6 +71,7 @@ pub const K3RS_CONTROLLERS: &[&str] = &[
     "pvc-protection-controller",
     "replicaset-controller",
     "replication-controller",
+    "resourcequota-controller",
     "root-ca-cert-publisher",
     "service-account-controller",
     "volumeattributesclass-protection-controller",
@@ -759,6 +760,15 @@ fn role_defs() -> Vec<RoleDef> {
                     &[CORE],
                     &["pods"],
                 ),
+                events_rule(),
+            ],
+        ),
+        plain(
+            "system:controller:resourcequota-controller",
+            vec![
+                // Quota can count anything, so it may list and watch everything.
+                r(&["list", "watch"], &["*"], &["*"]),
+                r(&["update"], &[CORE], &["resourcequotas/status"]),
                 events_rule(),
             ],
         ),

@@ -6,13 +6,15 @@
 //! (the `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap, upstream's serviceaccount and
 //! root-ca-cert-publisher controllers), the namespace controller (deleting a namespace's content), the
 //! garbage collector, the clusterrole-aggregation controller, the legacy service-account token
-//! controller and the storage-object-in-use protection controllers.
+//! controller, the storage-object-in-use protection controllers, the ReplicaSet/ReplicationController
+//! controller and the resource quota controller.
 
 pub mod clusterrole_aggregation;
 pub mod gc;
 pub mod namespace;
 pub mod namespace_defaults;
 pub mod replicaset;
+pub mod resourcequota;
 pub mod sa_token;
 pub mod storage_protection;
 
@@ -36,6 +38,7 @@ pub async fn run(
         clusterrole_aggregation::run(client.clone()),
         storage_protection::run(client.clone()),
         replicaset::run(client.clone()),
+        resourcequota::run(client.clone()),
         gc::run(client),
     );
 }

@@ -16,6 +16,7 @@ pub mod podsecurity;
 pub mod runtimeclass;
 pub mod storageprotection;
 pub mod vap;
+pub mod resourcequota;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -299,6 +300,7 @@ fn build(name: &str) -> Option<Arc<dyn Plugin>> {
         "ValidatingAdmissionWebhook" => {
             Some(Arc::new(crate::webhook::admission::ValidatingWebhook::new()))
         }
+        "ResourceQuota" => Some(Arc::new(resourcequota::ResourceQuota::default())),
         _ => None,
     }
 }
