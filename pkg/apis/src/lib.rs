@@ -9,6 +9,7 @@ pub mod crd;
 pub mod defaults;
 pub mod patchmeta;
 pub mod protobuf;
+pub mod quantity;
 pub mod registry;
 pub mod selectors;
 pub mod smp;

@@ -23,6 +23,14 @@ use k3rs_auth::authn::UserInfo;
 use crate::status::ApiResult;
 use crate::store::Api;
 
+pub mod builtin;
+pub mod default_storage_class;
+pub mod default_toleration_seconds;
+pub mod limit_ranger;
+pub mod namespace_lifecycle;
+pub mod priority;
+pub mod service_account;
+
 /// What a write does, as `AdmissionReview.request.operation` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Operation {
@@ -253,6 +261,14 @@ pub const DEFAULT_ENABLED: &[&str] = &[
 #[allow(clippy::match_single_binding)]
 fn build(name: &str) -> Option<Arc<dyn Plugin>> {
     match name {
+        "NamespaceLifecycle" => Some(Arc::new(namespace_lifecycle::NamespaceLifecycle)),
+        "LimitRanger" => Some(Arc::new(limit_ranger::LimitRanger)),
+        "ServiceAccount" => Some(Arc::new(service_account::ServiceAccount)),
+        "Priority" => Some(Arc::new(priority::Priority)),
+        "DefaultTolerationSeconds" => Some(Arc::new(
+            default_toleration_seconds::DefaultTolerationSeconds,
+        )),
+        "DefaultStorageClass" => Some(Arc::new(default_storage_class::DefaultStorageClass)),
         _ => None,
     }
 }
