@@ -2,8 +2,8 @@
 //! kubectl and curl: NamespaceLifecycle (missing, terminating and immortal namespaces),
 //! ServiceAccount (default account, the projected token volume and its opt-outs, pull secrets,
 //! mirror pods, mountable secrets), Priority (classes, the global default, the system classes),
-//! DefaultTolerationSeconds, DefaultStorageClass and LimitRanger (defaults, container, pod and
-//! claim bounds), and that `--disable-admission-plugins` turns them off. Pods do not run (no
+//! DefaultTolerationSeconds, DefaultStorageClass, LimitRanger (defaults, container, pod and
+//! claim bounds), RuntimeClass and DefaultIngressClass, and that `--disable-admission-plugins` turns them off. Pods do not run (no
 //! kubelet): creating them is what admission is about.
 
 mod common;
@@ -604,12 +604,101 @@ fn limit_ranges(k: &K3rs) {
     create_ok(k, sized("too-big", "limits", "600m", "600Mi"));
 }
 
+fn runtime_and_ingress_classes(k: &K3rs) {
+    namespace_with_default_sa(k, "classes");
+    create_ok(
+        k,
+        json!({"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": "sandboxed"},
+               "handler": "runsc", "overhead": {"podFixed": {"cpu": "250m", "memory": "64Mi"}},
+               "scheduling": {"nodeSelector": {"sandbox": "yes"},
+                              "tolerations": [{"key": "sandbox", "operator": "Exists", "effect": "NoSchedule"}]}}),
+    );
+    create_refused(
+        k,
+        pod("classes", "no-class", json!({"runtimeClassName": "nope"})),
+        &["pods \"no-class\" is forbidden: pod rejected: RuntimeClass \"nope\" not found"],
+    );
+    create_ok(
+        k,
+        pod(
+            "classes",
+            "sandboxed",
+            json!({"runtimeClassName": "sandboxed", "nodeSelector": {"disk": "ssd"}}),
+        ),
+    );
+    let p = get_json(k, &["pod", "sandboxed", "-n", "classes"]);
+    assert_eq!(
+        p["spec"]["overhead"],
+        json!({"cpu": "250m", "memory": "64Mi"})
+    );
+    assert_eq!(
+        p["spec"]["nodeSelector"],
+        json!({"disk": "ssd", "sandbox": "yes"})
+    );
+    assert!(
+        p["spec"]["tolerations"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"key": "sandbox", "operator": "Exists", "effect": "NoSchedule"})),
+        "{p}"
+    );
+    create_refused(
+        k,
+        pod(
+            "classes",
+            "conflict",
+            json!({"runtimeClassName": "sandboxed", "nodeSelector": {"sandbox": "no"}}),
+        ),
+        &["conflict: runtimeClass.scheduling.nodeSelector[sandbox] = yes; pod.spec.nodeSelector[sandbox] = no"],
+    );
+    create_refused(
+        k,
+        pod(
+            "classes",
+            "other-overhead",
+            json!({"runtimeClassName": "sandboxed", "overhead": {"cpu": "1"}}),
+        ),
+        &["pod rejected: Pod's Overhead doesn't match RuntimeClass's defined Overhead"],
+    );
+    create_refused(
+        k,
+        pod("classes", "own-overhead", json!({"overhead": {"cpu": "1"}})),
+        &["pod rejected: Pod Overhead set without corresponding RuntimeClass defined Overhead"],
+    );
+
+    let ingress = |name: &str| {
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name, "namespace": "classes"},
+               "spec": {"defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}}})
+    };
+    create_ok(k, ingress("before"));
+    create_ok(
+        k,
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+               "metadata": {"name": "nginx", "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"}},
+               "spec": {"controller": "example.com/ingress"}}),
+    );
+    create_ok(k, ingress("after"));
+    let class_of = |name: &str| {
+        k.ok(&[
+            "get",
+            "ingress",
+            name,
+            "-n",
+            "classes",
+            "-o",
+            "jsonpath={.spec.ingressClassName}",
+        ])
+    };
+    assert_eq!(class_of("before"), "");
+    assert_eq!(class_of("after"), "nginx");
+}
+
 fn everything_can_be_switched_off() {
     let k = K3rs::start_with(
         None,
         &[
             "--disable-admission-plugins",
-            "NamespaceLifecycle,ServiceAccount,Priority,DefaultTolerationSeconds,LimitRanger,DefaultStorageClass",
+            "NamespaceLifecycle,ServiceAccount,Priority,DefaultTolerationSeconds,LimitRanger,DefaultStorageClass,RuntimeClass,DefaultIngressClass",
         ],
     );
     // No namespace needed, no service account, nothing added.
@@ -617,7 +706,7 @@ fn everything_can_be_switched_off() {
         "POST",
         "/api/v1/namespaces/ghost/pods",
         "application/json",
-        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"bare"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}"#,
+        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"bare"},"spec":{"runtimeClassName":"nope","containers":[{"name":"c","image":"busybox"}]}}"#,
     );
     assert_eq!(code, 201, "{body}");
     let spec = &body["spec"];
@@ -641,6 +730,7 @@ fn builtin_admission_plugins() {
     priority(&k);
     storage_classes(&k);
     limit_ranges(&k);
+    runtime_and_ingress_classes(&k);
     drop(k);
     everything_can_be_switched_off();
 }

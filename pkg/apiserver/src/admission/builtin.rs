@@ -96,3 +96,23 @@ pub fn deleting(obj: &Value) -> bool {
     obj.pointer("/metadata/deletionTimestamp")
         .is_some_and(|t| !t.is_null())
 }
+
+/// The name of the newest object with one of `annotations` set to `"true"` (ties: the first
+/// name), as upstream picks the default StorageClass and IngressClass.
+pub fn newest_annotated<'a>(objects: &'a [Value], annotations: &[&str]) -> Option<&'a str> {
+    let mut marked: Vec<(i64, &str)> = objects
+        .iter()
+        .filter(|o| annotations.iter().any(|k| annotation(o, k) == Some("true")))
+        .filter_map(|o| {
+            let name = o.pointer("/metadata/name").and_then(Value::as_str)?;
+            let created = o
+                .pointer("/metadata/creationTimestamp")
+                .and_then(Value::as_str)
+                .and_then(crate::object::parse_time)
+                .unwrap_or(0);
+            Some((created, name))
+        })
+        .collect();
+    marked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    marked.first().map(|m| m.1)
+}

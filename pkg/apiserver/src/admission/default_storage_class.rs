@@ -20,24 +20,7 @@ pub struct DefaultStorageClass;
 
 /// The default class among `classes`: newest first, then by name.
 fn pick_default(classes: &[Value]) -> Option<&str> {
-    let mut defaults: Vec<(i64, &str)> = classes
-        .iter()
-        .filter(|c| {
-            annotation(c, IS_DEFAULT) == Some("true")
-                || annotation(c, BETA_IS_DEFAULT) == Some("true")
-        })
-        .filter_map(|c| {
-            let name = c.pointer("/metadata/name").and_then(Value::as_str)?;
-            let created = c
-                .pointer("/metadata/creationTimestamp")
-                .and_then(Value::as_str)
-                .and_then(crate::object::parse_time)
-                .unwrap_or(0);
-            Some((created, name))
-        })
-        .collect();
-    defaults.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
-    defaults.first().map(|d| d.1)
+    super::builtin::newest_annotated(classes, &[IS_DEFAULT, BETA_IS_DEFAULT])
 }
 
 #[async_trait]

@@ -24,11 +24,13 @@ use crate::status::ApiResult;
 use crate::store::Api;
 
 pub mod builtin;
+pub mod default_ingress_class;
 pub mod default_storage_class;
 pub mod default_toleration_seconds;
 pub mod limit_ranger;
 pub mod namespace_lifecycle;
 pub mod priority;
+pub mod runtime_class;
 pub mod service_account;
 
 /// What a write does, as `AdmissionReview.request.operation` names it.
@@ -269,6 +271,8 @@ fn build(name: &str) -> Option<Arc<dyn Plugin>> {
             default_toleration_seconds::DefaultTolerationSeconds,
         )),
         "DefaultStorageClass" => Some(Arc::new(default_storage_class::DefaultStorageClass)),
+        "RuntimeClass" => Some(Arc::new(runtime_class::RuntimeClass)),
+        "DefaultIngressClass" => Some(Arc::new(default_ingress_class::DefaultIngressClass)),
         _ => None,
     }
 }
