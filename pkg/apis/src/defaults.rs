@@ -41,6 +41,10 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
         ("", "Endpoints") => endpoints(obj),
         ("", "PersistentVolume") => persistent_volume(obj),
         ("", "PersistentVolumeClaim") => persistent_volume_claim(obj),
+        ("", "LimitRange") => limit_range(obj),
+        ("scheduling.k8s.io", "PriorityClass") => {
+            default(obj, "preemptionPolicy", json!("PreemptLowerPriority"))
+        }
         ("apps", "Deployment") => deployment(obj),
         ("apps", "ReplicaSet") => replica_set(obj),
         ("apps", "StatefulSet") => stateful_set(obj),
@@ -587,6 +591,42 @@ fn persistent_volume_claim(obj: &mut Value) {
     }
 }
 
+/// `SetDefaults_LimitRangeItem`: a Container item's default limit falls back to its max, its
+/// default request to the default limit, then to its min.
+fn limit_range(obj: &mut Value) {
+    let Some(spec) = object_member(obj, "spec") else {
+        return;
+    };
+    for item in items(spec, "limits") {
+        if str_member(item, "type") != "Container" {
+            continue;
+        }
+        let resources = |item: &Value, k: &str| -> Map<String, Value> {
+            item.get(k)
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let (max, min) = (resources(item, "max"), resources(item, "min"));
+        let mut limit = resources(item, "default");
+        for (k, v) in &max {
+            limit.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        let mut request = resources(item, "defaultRequest");
+        for (k, v) in limit.iter().chain(&min) {
+            request.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        if let Some(m) = item.as_object_mut() {
+            if !limit.is_empty() {
+                m.insert("default".into(), Value::Object(limit));
+            }
+            if !request.is_empty() {
+                m.insert("defaultRequest".into(), Value::Object(request));
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // apps/v1
 // ---------------------------------------------------------------------------------------------
@@ -1099,6 +1139,28 @@ mod tests {
         assert_eq!(rb["roleRef"]["apiGroup"], "rbac.authorization.k8s.io");
         assert_eq!(rb["subjects"][0]["apiGroup"], "rbac.authorization.k8s.io");
         assert_eq!(rb["subjects"][1]["apiGroup"], "");
+    }
+
+    #[test]
+    fn limit_range_defaults_follow_max_default_and_min() {
+        let lr = defaulted(
+            "",
+            "LimitRange",
+            json!({"spec": {"limits": [
+                {"type": "Container", "max": {"cpu": "1", "memory": "1Gi"}, "default": {"memory": "512Mi"},
+                 "min": {"cpu": "10m", "ephemeral-storage": "1Gi"}},
+                {"type": "Pod", "max": {"cpu": "2"}}
+            ]}}),
+        );
+        let c = &lr["spec"]["limits"][0];
+        assert_eq!(c["default"], json!({"cpu": "1", "memory": "512Mi"}));
+        assert_eq!(
+            c["defaultRequest"],
+            json!({"cpu": "1", "memory": "512Mi", "ephemeral-storage": "1Gi"})
+        );
+        assert!(lr["spec"]["limits"][1].get("default").is_none());
+        let pc = defaulted("scheduling.k8s.io", "PriorityClass", json!({"value": 5}));
+        assert_eq!(pc["preemptionPolicy"], "PreemptLowerPriority");
     }
 
     #[test]

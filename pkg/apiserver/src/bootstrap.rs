@@ -1,7 +1,7 @@
 //! Objects every cluster has from its first start: the system namespaces, the `kubernetes`
-//! Service and its Endpoints, and per system namespace the `default` ServiceAccount and the
-//! `kube-root-ca.crt` ConfigMap, and the bootstrap RBAC policy. Idempotent: existing objects are
-//! left alone, except that the `kubernetes` Endpoints follow the advertise address and bootstrap
+//! Service and its Endpoints, per system namespace the `default` ServiceAccount and the
+//! `kube-root-ca.crt` ConfigMap, the system priority classes, and the bootstrap RBAC policy.
+//! Idempotent: existing objects are left alone, except that the `kubernetes` Endpoints follow the advertise address and bootstrap
 //! RBAC objects that keep `rbac.authorization.kubernetes.io/autoupdate: "true"` get missing rules
 //! and subjects added (upstream's reconciliation at every start).
 
@@ -43,6 +43,25 @@ pub async fn namespace_defaults(api: &Api, ns: &str, ca_pem: &str) -> ApiResult<
     .await
 }
 
+/// The priority classes every cluster has, `system-node-critical` and `system-cluster-critical`
+/// (upstream's `scheduling/bootstrap-system-priority-classes`); existing ones are left alone.
+pub async fn system_priority_classes(api: &Api) -> ApiResult<()> {
+    let pcs = res("scheduling.k8s.io", "priorityclasses")?;
+    for (name, value, description) in k3rs_apis::validation::limits::SYSTEM_PRIORITY_CLASSES {
+        ensure(
+            api,
+            pcs,
+            None,
+            json!({
+                "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                "metadata": {"name": name}, "value": value, "description": description,
+            }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Creates the objects of a new cluster (no-ops on an existing one).
 pub async fn run(api: &Api, ca_pem: &str, advertise_ip: &str, port: u16) -> ApiResult<()> {
     let nsres = res("", "namespaces")?;
@@ -58,6 +77,7 @@ pub async fn run(api: &Api, ca_pem: &str, advertise_ip: &str, port: u16) -> ApiR
     for ns in SYSTEM_NAMESPACES {
         namespace_defaults(api, ns, ca_pem).await?;
     }
+    system_priority_classes(api).await?;
     let first_ip = api.service_cidr.first().to_string();
     ensure(api, res("", "services")?, Some("default"), json!({
         "apiVersion": "v1", "kind": "Service",

@@ -10,7 +10,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use k3rs_apis::registry::{self, Resource};
+use k3rs_apis::registry::Resource;
 use k3rs_apis::selectors::{FieldSelector, LabelSelector};
 use k3rs_storage::{prefix_end, Error as StoreError, ListOptions, PutOptions, Store, WatchMessage};
 
@@ -314,29 +314,6 @@ impl Api {
         }
     }
 
-    /// Checks that the namespace of a new namespaced object exists and is not terminating.
-    async fn check_namespace(&self, res: &Resource, ns: &str) -> ApiResult<()> {
-        let Some(nsres) = registry::find("", "v1", "namespaces") else {
-            return Ok(());
-        };
-        match self.get_opt(nsres, None, ns).await? {
-            None => Err(ApiError::not_found(nsres, ns)),
-            Some((obj, _)) => {
-                if obj.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating")
-                    || meta(&obj).is_some_and(|m| m.contains_key("deletionTimestamp"))
-                {
-                    let _ = res;
-                    Err(ApiError::forbidden(format!(
-                        "unable to create new content in namespace {ns} because it is being terminated"
-                    ))
-                    .with_details(json!({"name": ns, "kind": "namespaces", "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]})))
-                } else {
-                    Ok(())
-                }
-            }
-        }
-    }
-
     /// Creates an object as the server itself (managedFields name `kube-apiserver`).
     pub async fn create(
         &self,
@@ -436,9 +413,6 @@ impl Api {
         self.admission
             .validate(self, &attrs, Some(&obj), None)
             .await?;
-        if let (true, Some(ns)) = (res.namespaced, ns) {
-            self.check_namespace(res, ns).await?;
-        }
         let ns_owned = meta_str(&obj, "namespace").map(str::to_string);
         let key = res.key(ns_owned.as_deref(), &name);
         // Checked before anything is reserved for the object (a ClusterIP).
@@ -646,6 +620,9 @@ impl Api {
                 return Err(ApiError::not_found(res, name));
             };
             strategy::before_delete(res, &mut current);
+            if res.group == "scheduling.k8s.io" && res.plural == "priorityclasses" {
+                crate::admission::priority::check_delete(name)?;
+            }
             let uid = meta_str(&current, "uid").unwrap_or_default().to_string();
             if let Some(pre) = &p.precondition_uid {
                 if pre != &uid {

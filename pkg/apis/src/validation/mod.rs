@@ -24,6 +24,7 @@
 mod config;
 mod crd;
 pub(crate) mod formats;
+pub mod limits;
 mod meta;
 mod pod;
 mod rbac;
@@ -289,6 +290,8 @@ fn validate_kind(group: &str, kind: &str, obj: &Value, old: Option<&Value>, errs
         ("", "Secret") => config::validate_secret(obj, old, errs),
         ("", "Namespace") => config::validate_namespace(obj, old, errs),
         ("", "ServiceAccount") => config::validate_service_account(obj, errs),
+        ("", "LimitRange") => limits::validate_limit_range(obj, errs),
+        ("scheduling.k8s.io", "PriorityClass") => limits::validate_priority_class(obj, old, errs),
         ("apps", "Deployment") => workloads::validate_deployment(obj, old, errs),
         ("apps", "ReplicaSet") => workloads::validate_replica_set(obj, old, errs),
         ("apps", "StatefulSet") => workloads::validate_stateful_set(obj, old, errs),

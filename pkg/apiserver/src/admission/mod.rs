@@ -11,12 +11,20 @@
 //! [`current`]. Writes the server makes itself (bootstrap, the CRD controller) have no context
 //! and are admitted as `system:apiserver`, as upstream's loopback client is.
 
-pub mod defaultingressclass;
+
+pub mod builtin;
+pub mod default_ingress_class;
+pub mod default_storage_class;
+pub mod default_toleration_seconds;
+pub mod limit_ranger;
+pub mod namespace_lifecycle;
 pub mod podsecurity;
-pub mod runtimeclass;
+pub mod priority;
+pub mod resourcequota;
+pub mod runtime_class;
+pub mod service_account;
 pub mod storageprotection;
 pub mod vap;
-pub mod resourcequota;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -27,8 +35,9 @@ use serde_json::{json, Value};
 use k3rs_apis::registry::Resource;
 use k3rs_auth::authn::UserInfo;
 
-use crate::status::{ApiError, ApiResult};
+use crate::status::ApiResult;
 use crate::store::Api;
+
 
 /// What a write does, as `AdmissionReview.request.operation` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -186,34 +195,6 @@ impl<'a> Attributes<'a> {
     }
 }
 
-/// A plugin's refusal as upstream's `admission.NewForbidden`: 403 with
-/// `<resource> "<name>" is forbidden: <why>` (the name from the object when the request has none).
-pub fn forbidden(a: &Attributes<'_>, obj: Option<&Value>, why: impl std::fmt::Display) -> ApiError {
-    let name = if a.name.is_empty() {
-        obj.and_then(|o| o.pointer("/metadata/name"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-    } else {
-        a.name
-    };
-    let res = a.resource;
-    let mut details = json!({"name": name, "kind": res.plural});
-    if !res.group.is_empty() {
-        details["group"] = json!(res.group);
-    }
-    ApiError::forbidden(format!(
-        "{} \"{name}\" is forbidden: {why}",
-        crate::status::qualified(res)
-    ))
-    .with_details(details)
-}
-
-/// Whether the request is for the main resource of `group`/`plural` (plugins that only look at,
-/// say, pods ignore their subresources).
-pub fn is(a: &Attributes<'_>, group: &str, plural: &str) -> bool {
-    a.resource.group == group && a.resource.plural == plural && a.subresource.is_empty()
-}
-
 /// One admission plugin. Both phases default to admitting everything.
 #[async_trait]
 pub trait Plugin: Send + Sync {
@@ -287,8 +268,6 @@ pub const DEFAULT_ENABLED: &[&str] = &[
 /// Builds the plugin of that name, or `None` when k3rs does not implement it (yet).
 fn build(name: &str) -> Option<Arc<dyn Plugin>> {
     match name {
-        "RuntimeClass" => Some(Arc::new(runtimeclass::RuntimeClass)),
-        "DefaultIngressClass" => Some(Arc::new(defaultingressclass::DefaultIngressClass)),
         "StorageObjectInUseProtection" => {
             Some(Arc::new(storageprotection::StorageObjectInUseProtection))
         }
@@ -301,6 +280,16 @@ fn build(name: &str) -> Option<Arc<dyn Plugin>> {
             Some(Arc::new(crate::webhook::admission::ValidatingWebhook::new()))
         }
         "ResourceQuota" => Some(Arc::new(resourcequota::ResourceQuota::default())),
+        "NamespaceLifecycle" => Some(Arc::new(namespace_lifecycle::NamespaceLifecycle)),
+        "LimitRanger" => Some(Arc::new(limit_ranger::LimitRanger)),
+        "ServiceAccount" => Some(Arc::new(service_account::ServiceAccount)),
+        "Priority" => Some(Arc::new(priority::Priority)),
+        "DefaultTolerationSeconds" => Some(Arc::new(
+            default_toleration_seconds::DefaultTolerationSeconds,
+        )),
+        "DefaultStorageClass" => Some(Arc::new(default_storage_class::DefaultStorageClass)),
+        "RuntimeClass" => Some(Arc::new(runtime_class::RuntimeClass)),
+        "DefaultIngressClass" => Some(Arc::new(default_ingress_class::DefaultIngressClass)),
         _ => None,
     }
 }

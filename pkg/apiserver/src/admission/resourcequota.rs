@@ -15,13 +15,13 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::Utc;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use k3rs_apis::quota::{self, Evaluator, Quota, Refusal};
 use k3rs_apis::registry::{self, Resource};
 
 use super::{Attributes, Operation, Plugin, RequestCtx};
-use crate::status::{qualified, ApiError, ApiResult};
+use crate::status::{ApiError, ApiResult};
 use crate::store::{Api, ListParams};
 
 /// How many times a conflicting quota update is retried (upstream: 3).
@@ -52,27 +52,7 @@ async fn load(api: &Api, ns: &str) -> ApiResult<Vec<Quota>> {
 
 /// `<resource> "<name>" is forbidden: <why>`, as upstream's `admission.NewForbidden`.
 fn forbidden(a: &Attributes<'_>, obj: &Value, why: String) -> ApiError {
-    let meta = |f: &str| {
-        obj.pointer(&format!("/metadata/{f}"))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
-    let name = if a.name.is_empty() {
-        meta("name")
-            .or_else(|| meta("generateName"))
-            .unwrap_or("Unknown")
-    } else {
-        a.name
-    };
-    let mut details = json!({"name": name, "kind": a.resource.plural});
-    if !a.resource.group.is_empty() {
-        details["group"] = json!(a.resource.group);
-    }
-    ApiError::forbidden(format!(
-        "{} \"{name}\" is forbidden: {why}",
-        qualified(a.resource)
-    ))
-    .with_details(details)
+    a.forbidden(Some(obj), why)
 }
 
 impl ResourceQuota {

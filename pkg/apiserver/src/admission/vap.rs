@@ -1166,7 +1166,7 @@ impl Plugin for ValidatingAdmissionPolicy {
                 d.policy, d.message
             ),
         };
-        let mut err = super::forbidden(a, obj.or(old), &message);
+        let mut err = a.forbidden(obj.or(old), &message);
         let reason = d.reason.unwrap_or_else(|| "Invalid".into());
         err.code = match reason.as_str() {
             "Forbidden" => 403,
