@@ -428,7 +428,64 @@ webhooks:
     ]);
     assert_eq!(hooks.seen("/deny").len(), calls);
 
-    // Validation as upstream: side effects must be declared, match conditions need CEL.
+    // matchConditions (CEL): the webhook is skipped when one is false, called when all hold.
+    let conditional = format!(
+        r#"apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: conditional
+webhooks:
+- name: conditional.k3rs.test
+  clientConfig:
+    url: {url}
+    caBundle: {ca}
+  rules:
+  - operations: ["CREATE"]
+    apiGroups: [""]
+    apiVersions: ["v1"]
+    resources: ["configmaps"]
+  namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: plain
+  matchConditions:
+  - name: not-skip-me
+    expression: "object.metadata.name != 'skip-me'"
+  - name: creates-by-admins
+    expression: "request.operation == 'CREATE' && 'system:masters' in request.userInfo.groups"
+  sideEffects: None
+  admissionReviewVersions: ["v1"]
+"#,
+        url = hooks.url("/deny"),
+        ca = hooks.ca_bundle()
+    );
+    must_create(&k, &conditional);
+    let calls = hooks.seen("/deny").len();
+    must_create(&k, &configmap("plain", "skip-me", "deny", ""));
+    assert_eq!(
+        hooks.seen("/deny").len(),
+        calls,
+        "a false condition skips the webhook"
+    );
+    let out = create(&k, &configmap("plain", "checked", "deny", ""), &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("verdict says no"));
+    k.ok(&["delete", "validatingwebhookconfiguration", "conditional"]);
+    // A condition that does not compile is refused at validation.
+    let uncompilable = conditional
+        .replace(
+            "object.metadata.name != 'skip-me'",
+            "object.metadata.name !=",
+        )
+        .replace("name: conditional\n", "name: uncompilable\n");
+    let out = create(&k, &uncompilable, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("webhooks[0].matchConditions[0].expression: Invalid value")
+            && err.contains("compilation failed"),
+        "{err}"
+    );
+
+    // Validation as upstream: side effects must be declared.
     let bad = cfg_rule
         .replace("  sideEffects: None\n", "")
         .replace("deny-everything", "bad");

@@ -22,6 +22,7 @@
 //! assert_eq!(p.eval(&act, 1000).unwrap().0.to_json(), serde_json::json!(true));
 //! ```
 
+pub mod admission;
 pub mod checker;
 pub mod eval;
 pub mod parser;

@@ -2,10 +2,7 @@
 //! validation, following upstream's `pkg/apis/admissionregistration/validation` and the webhook
 //! client checks of `k8s.io/apiserver/pkg/util/webhook` (URL, service reference, CA bundle), which
 //! CustomResourceDefinition conversion webhooks share.
-//!
-//! One difference from upstream: `matchConditions` are CEL expressions, and this server cannot
-//! evaluate CEL yet, so a webhook that names match conditions is refused (`Forbidden`) instead of
-//! being accepted and then never matching as its author meant.
+//! `matchConditions` are compiled (and type-checked to bool) with the CEL engine, as upstream.
 
 use serde_json::Value;
 
@@ -537,10 +534,21 @@ fn validate_match_conditions(hook: &Value, path: &str, errs: &mut Errs) {
         if expr.is_empty() {
             errs.push(required(child(cp, "expression"), ""));
         } else {
-            errs.push(forbidden(
-                child(cp, "expression"),
-                "match conditions are CEL expressions, which this server (k3rs) cannot evaluate yet; remove matchConditions",
-            ));
+            match crate::cel::admission::match_condition_env().compile(expr) {
+                Ok(p) if p.ty != crate::cel::Type::Bool && p.ty != crate::cel::Type::Dyn => {
+                    errs.push(invalid(
+                        &child(cp, "expression"),
+                        Value::String(expr.to_string()),
+                        &format!("must evaluate to bool but got {}", p.ty),
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) => errs.push(invalid(
+                    &child(cp, "expression"),
+                    Value::String(expr.to_string()),
+                    &format!("compilation failed: {}", e.message),
+                )),
+            }
         }
         let name = str_or_empty(c, "name", cp, errs);
         if name.is_empty() {
@@ -776,14 +784,24 @@ mod tests {
     }
 
     #[test]
-    fn match_conditions_are_refused_until_cel_is_available() {
-        let errs = check(
-            json!({"webhooks": [hook(json!({"matchConditions": [{"name": "x", "expression": "true"}]}))]}),
-            None,
-            false,
-        );
+    fn match_conditions_are_compiled() {
+        let with = |expr: &str| {
+            check(
+                json!({"webhooks": [hook(json!({"matchConditions": [{"name": "x", "expression": expr}]}))]}),
+                None,
+                false,
+            )
+        };
+        assert!(with("request.operation == 'CREATE'").is_empty());
+        let errs = with("object.metadata.name ==");
         assert_eq!(errs.len(), 1);
-        assert!(errs[0].starts_with("webhooks[0].matchConditions[0].expression: Forbidden"));
+        assert!(
+            errs[0].starts_with("webhooks[0].matchConditions[0].expression: Invalid value")
+                && errs[0].contains("compilation failed"),
+            "{errs:?}"
+        );
+        let errs = with("'a string'");
+        assert!(errs[0].contains("must evaluate to bool"), "{errs:?}");
     }
 
     #[test]

@@ -11,7 +11,6 @@
 //! [`current`]. Writes the server makes itself (bootstrap, the CRD controller) have no context
 //! and are admitted as `system:apiserver`, as upstream's loopback client is.
 
-
 pub mod builtin;
 pub mod default_ingress_class;
 pub mod default_storage_class;
@@ -37,7 +36,6 @@ use k3rs_auth::authn::UserInfo;
 
 use crate::status::ApiResult;
 use crate::store::Api;
-
 
 /// What a write does, as `AdmissionReview.request.operation` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -148,62 +148,6 @@ fn arr<'a>(v: &'a Value, p: &str) -> &'a [Value] {
         .map_or(&[], Vec::as_slice)
 }
 
-fn obj_type(name: &str, fields: &[(&str, Type)]) -> Type {
-    Type::Object(Arc::new(ObjectType {
-        name: name.into(),
-        fields: fields
-            .iter()
-            .map(|(k, t)| (k.to_string(), t.clone()))
-            .collect(),
-    }))
-}
-
-/// The type of the `request` variable (upstream's AdmissionRequest).
-fn request_type() -> Type {
-    let gvk = obj_type(
-        "kubernetes.GroupVersionKind",
-        &[
-            ("group", Type::String),
-            ("version", Type::String),
-            ("kind", Type::String),
-        ],
-    );
-    let gvr = obj_type(
-        "kubernetes.GroupVersionResource",
-        &[
-            ("group", Type::String),
-            ("version", Type::String),
-            ("resource", Type::String),
-        ],
-    );
-    let user = obj_type(
-        "kubernetes.UserInfo",
-        &[
-            ("username", Type::String),
-            ("uid", Type::String),
-            ("groups", Type::list(Type::String)),
-            ("extra", Type::map(Type::String, Type::list(Type::String))),
-        ],
-    );
-    obj_type(
-        "kubernetes.AdmissionRequest",
-        &[
-            ("kind", gvk.clone()),
-            ("resource", gvr.clone()),
-            ("subResource", Type::String),
-            ("requestKind", gvk),
-            ("requestResource", gvr),
-            ("requestSubResource", Type::String),
-            ("name", Type::String),
-            ("namespace", Type::String),
-            ("operation", Type::String),
-            ("userInfo", user),
-            ("dryRun", Type::Bool),
-            ("options", Type::Dyn),
-        ],
-    )
-}
-
 /// The environment expressions compile in: `object`/`oldObject`/`params` typed by `object_decl`
 /// and `params_decl` when known (type checking), `dyn` otherwise (admission).
 fn base_env(
@@ -219,7 +163,7 @@ fn base_env(
         params_decl.map_or(Type::Dyn, |d| d.cel.clone()),
         params_decl.cloned(),
     );
-    env.declare("request", request_type(), None);
+    env.declare("request", cel::admission::request_type(), None);
     env.declare("namespaceObject", Type::Dyn, None);
     env.declare(
         "authorizer",

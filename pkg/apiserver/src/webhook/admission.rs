@@ -30,7 +30,8 @@
 //! - writes the server makes to itself in-process (bootstrap objects, the CRD controller's status
 //!   updates) have no request and are not sent to webhooks, so a webhook that is down cannot stop
 //!   the server from starting;
-//! - `matchConditions` (CEL) cannot be evaluated yet: see [`super::match_conditions`].
+//! - `matchConditions` get `object`, `oldObject` and `request`, not `authorizer`
+//!   (see [`super::match_conditions`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;

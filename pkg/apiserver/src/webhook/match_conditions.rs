@@ -1,46 +1,122 @@
 //! Webhook `matchConditions`: CEL expressions over the admission request, evaluated before a
-//! webhook is called (all true: call it; one false: skip it).
-//!
-//! k3rs has no CEL engine yet (one is being written in `k3rs_apis::cel`). Until it lands,
-//! [`evaluate`] reports every expression as not evaluable. Validation refuses configurations that
-//! carry match conditions, so this is only reached for configurations stored before that rule
-//! (or written straight into the datastore); the dispatcher then applies upstream's rule for an
-//! evaluation error: `failurePolicy: Fail` refuses the request, `Ignore` skips the webhook.
-//! Pointing [`evaluate`] at the CEL engine is the whole of the work left.
+//! webhook is called, as upstream: when one is false the webhook is skipped; when all are true it
+//! is called; when none is false but one fails to evaluate, the dispatcher applies the webhook's
+//! `failurePolicy` (`Fail` refuses the request, `Ignore` skips the webhook). Expressions see
+//! `object`, `oldObject` and `request`; `authorizer` is declared (so configurations using it
+//! validate) but not bound here, so an expression that calls it fails to evaluate.
 
 use serde_json::Value;
 
+use k3rs_apis::cel::{self, admission::match_condition_env, value::from_json, Activation};
+
 use super::config::MatchCondition;
 
-/// Evaluates the conditions against the CEL variables upstream binds (`object`, `oldObject`,
-/// `request`; `authorizer` is not bound here): `Ok(true)` when every condition is true,
-/// `Ok(false)` when one is false, `Err` with the reason when one cannot be evaluated.
+/// Evaluates the conditions: `Ok(true)` when every condition is true, `Ok(false)` when one is
+/// false, `Err` with the reason when none is false and one cannot be evaluated.
 pub fn evaluate(
     conditions: &[MatchCondition],
-    _object: Option<&Value>,
-    _old_object: Option<&Value>,
-    _request: &Value,
+    object: Option<&Value>,
+    old_object: Option<&Value>,
+    request: &Value,
 ) -> Result<bool, String> {
-    match conditions.first() {
+    if conditions.is_empty() {
+        return Ok(true);
+    }
+    let env = match_condition_env();
+    let mut act = Activation::new();
+    act.insert(
+        "object".into(),
+        from_json(object.unwrap_or(&Value::Null), None),
+    );
+    act.insert(
+        "oldObject".into(),
+        from_json(old_object.unwrap_or(&Value::Null), None),
+    );
+    act.insert("request".into(), from_json(request, None));
+    let mut error = None;
+    for c in conditions {
+        let outcome = env
+            .compile(&c.expression)
+            .map_err(|e| format!("compilation failed: {}", e.message))
+            .and_then(|p| {
+                p.eval(&act, cel::PER_CALL_LIMIT)
+                    .map(|(v, _)| v)
+                    .map_err(|(e, _)| {
+                        format!("expression '{}' resulted in error: {e}", c.expression)
+                    })
+            });
+        match outcome {
+            Ok(cel::Value::Bool(true)) => {}
+            Ok(cel::Value::Bool(false)) => return Ok(false),
+            Ok(other) => {
+                error.get_or_insert(format!(
+                    "matchCondition {:?} did not evaluate to a bool (got {})",
+                    c.name,
+                    other.type_name()
+                ));
+            }
+            Err(e) => {
+                error.get_or_insert(format!(
+                    "failed to evaluate matchCondition {:?}: {e}",
+                    c.name
+                ));
+            }
+        }
+    }
+    match error {
+        Some(e) => Err(e),
         None => Ok(true),
-        Some(c) => Err(format!(
-            "cannot evaluate match condition {:?} ({}): this server (k3rs) has no CEL engine yet",
-            c.name, c.expression
-        )),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn cond(name: &str, expression: &str) -> MatchCondition {
+        MatchCondition {
+            name: name.into(),
+            expression: expression.into(),
+        }
+    }
 
     #[test]
-    fn no_conditions_match_and_conditions_are_an_error_until_cel_lands() {
+    fn conditions_select_requests_as_upstream() {
+        let request = json!({"operation": "CREATE", "namespace": "default",
+            "userInfo": {"username": "alice", "groups": ["devs"]}});
+        let obj = json!({"metadata": {"name": "skip-me", "labels": {"a": "b"}}});
         assert_eq!(evaluate(&[], None, None, &Value::Null), Ok(true));
-        let c = MatchCondition {
-            name: "x".into(),
-            expression: "true".into(),
-        };
-        assert!(evaluate(&[c], None, None, &Value::Null).is_err());
+        assert_eq!(
+            evaluate(
+                &[cond("op", "request.operation == 'CREATE'")],
+                Some(&obj),
+                None,
+                &request
+            ),
+            Ok(true)
+        );
+        assert_eq!(
+            evaluate(
+                &[cond("skip", "object.metadata.name != 'skip-me'")],
+                Some(&obj),
+                None,
+                &request
+            ),
+            Ok(false)
+        );
+        // A false condition wins over an error; an error alone is reported.
+        let failing = cond("bad", "object.metadata.nothere == 1");
+        assert_eq!(
+            evaluate(
+                &[failing.clone(), cond("no", "false")],
+                Some(&obj),
+                None,
+                &request
+            ),
+            Ok(false)
+        );
+        assert!(evaluate(&[failing], Some(&obj), None, &request).is_err());
+        assert!(evaluate(&[cond("type", "'x'")], Some(&obj), None, &request).is_err());
     }
 }

@@ -8,7 +8,7 @@
 //!   than the stored one.
 //! - [`client`]: the HTTPS client both use, and how a `clientConfig.service` is resolved to an
 //!   address ([`client::resolve_service`]).
-//! - [`match_conditions`]: where the CEL `matchConditions` are evaluated (not yet: no CEL engine).
+//! - [`match_conditions`]: where the CEL `matchConditions` are evaluated.
 
 pub mod admission;
 pub mod client;
