@@ -5,7 +5,7 @@
 //! admission plugin makes with it ([`check_request`]) and the namespace-wide usage the quota
 //! controller computes ([`calculate_usage`]). Objects are JSON values; no I/O happens here.
 
-pub mod quantity;
+pub use crate::quantity;
 
 use std::collections::{BTreeMap, BTreeSet};
 

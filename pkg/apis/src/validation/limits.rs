@@ -41,7 +41,11 @@ fn resource_list(item: &Value, k: &str, path: &str, errs: &mut Errs) -> BTreeMap
             Ok(q) => {
                 out.insert(name.clone(), q);
             }
-            Err(msg) => errs.push(invalid(key(&child(path, k), name), v.clone(), msg)),
+            Err(msg) => errs.push(invalid(
+                key(&child(path, k), name),
+                v.clone(),
+                msg.to_string(),
+            )),
         }
     }
     out

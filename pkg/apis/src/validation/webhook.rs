@@ -537,16 +537,16 @@ fn validate_match_conditions(hook: &Value, path: &str, errs: &mut Errs) {
             match crate::cel::admission::match_condition_env().compile(expr) {
                 Ok(p) if p.ty != crate::cel::Type::Bool && p.ty != crate::cel::Type::Dyn => {
                     errs.push(invalid(
-                        &child(cp, "expression"),
+                        child(cp, "expression"),
                         Value::String(expr.to_string()),
-                        &format!("must evaluate to bool but got {}", p.ty),
+                        format!("must evaluate to bool but got {}", p.ty),
                     ));
                 }
                 Ok(_) => {}
                 Err(e) => errs.push(invalid(
-                    &child(cp, "expression"),
+                    child(cp, "expression"),
                     Value::String(expr.to_string()),
-                    &format!("compilation failed: {}", e.message),
+                    format!("compilation failed: {}", e.message),
                 )),
             }
         }

@@ -65,7 +65,7 @@ fn resources(v: Option<&Value>, kind: &str) -> ApiResult<Resources> {
             }
             out.insert(
                 k.clone(),
-                Quantity::from_json(q).map_err(|e| bad_quantity(kind, e))?,
+                Quantity::from_json(q).map_err(|e| bad_quantity(kind, e.to_string()))?,
             );
         }
     }
