@@ -8,7 +8,7 @@ use k3rs_apis::registry::{self, Resource};
 
 use super::Attributes;
 use crate::status::{qualified, ApiError, ApiResult};
-use crate::store::{Api, ListParams};
+use crate::store::Api;
 
 impl Attributes<'_> {
     /// Whether the request is for `group`/`plural` (any subresource).
@@ -57,31 +57,23 @@ pub fn resource(group: &str, version: &str, plural: &str) -> ApiResult<&'static 
         .ok_or_else(|| ApiError::internal(format!("{plural} missing from the registry")))
 }
 
-/// One object, `None` when it does not exist.
+/// One object, `None` when it does not exist (cached kinds from their cache, see [`super::cache`]).
 pub async fn get_opt(
     api: &Api,
     res: &'static Resource,
     ns: Option<&str>,
     name: &str,
 ) -> ApiResult<Option<Value>> {
-    match api.get(res, ns, name).await {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.code == 404 => Ok(None),
-        Err(e) => Err(e),
-    }
+    super::cache::get(api, res, ns, name).await
 }
 
-/// Every object of a resource (in a namespace, or all of them).
+/// Every object of a resource (in a namespace, or all of them; cached kinds from their cache).
 pub async fn list_all(
     api: &Api,
     res: &'static Resource,
     ns: Option<&str>,
 ) -> ApiResult<Vec<Value>> {
-    let list = api.list(res, ns, &ListParams::default()).await?;
-    Ok(match list.get("items") {
-        Some(Value::Array(items)) => items.clone(),
-        _ => Vec::new(),
-    })
+    super::cache::list(api, res, ns).await
 }
 
 /// `obj.metadata.annotations[key]`.

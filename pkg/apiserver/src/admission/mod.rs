@@ -12,6 +12,7 @@
 //! and are admitted as `system:apiserver`, as upstream's loopback client is.
 
 pub mod builtin;
+pub mod cache;
 pub mod default_ingress_class;
 pub mod default_storage_class;
 pub mod default_toleration_seconds;
@@ -296,6 +297,8 @@ fn build(name: &str) -> Option<Arc<dyn Plugin>> {
 #[derive(Clone, Default)]
 pub struct Chain {
     plugins: Arc<Vec<Arc<dyn Plugin>>>,
+    /// Watch-fed caches of what the plugins look up ([`cache`]).
+    pub(crate) caches: cache::Caches,
 }
 
 impl std::fmt::Debug for Chain {
@@ -317,6 +320,7 @@ impl Chain {
     pub fn new(plugins: Vec<Arc<dyn Plugin>>) -> Chain {
         Chain {
             plugins: Arc::new(plugins),
+            caches: Default::default(),
         }
     }
 
