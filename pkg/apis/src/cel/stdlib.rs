@@ -1190,7 +1190,7 @@ pub fn call(name: &str, args: &[Value]) -> R {
             let other = |v: &Value| -> Option<Quantity> {
                 match v {
                     Value::Ext(o) => match &**o {
-                        super::value::Ext::Quantity(o) => Some(o.clone()),
+                        super::value::Ext::Quantity(o) => Some(*o),
                         _ => None,
                     },
                     Int(i) => Some(Quantity::from_i64(*i)),
