@@ -1,6 +1,6 @@
 //! Kubernetes protobuf against `k3rs server`: responses (get, list, watch, errors) read with curl
 //! and decoded, upstream's Go serializer compared byte-for-byte with ours for every kind, and a
-//! client-go typed clientset speaking protobuf (the helper Go module in `tests/clientgo`).
+//! client-go typed clientset speaking protobuf (the helper Go module in `conformance/oracles/clientgo`).
 //! The Go parts are skipped, with a note, where `go` or the Kubernetes Go modules are missing.
 
 mod common;
@@ -21,7 +21,7 @@ fn go_helper() -> Option<PathBuf> {
     HELPER
         .get_or_init(|| {
             let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("k3rs-clientgo");
-            let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clientgo");
+            let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../conformance/oracles/clientgo");
             match Command::new("go")
                 .args(["build", "-o"])
                 .arg(&out)
@@ -32,7 +32,7 @@ fn go_helper() -> Option<PathBuf> {
                 Ok(o) if o.status.success() => Some(out),
                 Ok(o) => {
                     eprintln!(
-                        "NOTE: skipping the Go part: `go build` of tests/clientgo failed: {}",
+                        "NOTE: skipping the Go part: `go build` of conformance/oracles/clientgo failed: {}",
                         String::from_utf8_lossy(&o.stderr)
                     );
                     None

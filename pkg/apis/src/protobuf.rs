@@ -1441,7 +1441,7 @@ mod tests {
     }
 
     /// Byte strings produced by upstream's Go protobuf serializer (k8s.io/apimachinery v0.35.4)
-    /// for the same JSON, with `cmd/k3rs/tests/clientgo encode`.
+    /// for the same JSON, with `conformance/oracles/clientgo encode`.
     #[test]
     fn encodes_byte_for_byte_as_upstream() {
         if !available() {

@@ -1,6 +1,6 @@
 //! The PodSecurity checks against upstream's: every pod fixture of `k8s.io/pod-security-admission`
 //! v0.35.4's test data (the pass and fail pods of each check at each version) is evaluated by
-//! upstream's policy evaluator (the Go helper in `tests/psa_oracle`) and by ours, at both levels
+//! upstream's policy evaluator (the Go helper in `conformance/oracles/psa`) and by ours, at both levels
 //! and every version v1.0 … v1.37 and latest; the verdicts and the violation texts (what the
 //! admission messages are made of) must be identical.
 //! Skipped, with a note, where Go or the module is unavailable (never under scripts/test).
@@ -43,7 +43,7 @@ fn parse_key(key: &str) -> LevelVersion {
 
 #[test]
 fn checks_match_upstream_on_every_fixture() {
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/psa_oracle");
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../conformance/oracles/psa");
     let bin = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("k3rs-psa-oracle");
     let bin_arg = bin.display().to_string();
     if let Err(e) = go(&["build", "-o", &bin_arg, "."], &src) {
