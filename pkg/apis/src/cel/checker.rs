@@ -54,6 +54,8 @@ impl Node {
 
 struct Checker<'a> {
     vars: &'a HashMap<String, VarDecl>,
+    /// Mutating admission policies' types are declared (see `Env::enable_mutation_types`).
+    mutation: bool,
     scopes: Vec<(String, Node)>,
     errors: Vec<(u32, String)>,
     refs: BTreeSet<String>,
@@ -61,8 +63,14 @@ struct Checker<'a> {
 
 /// Checks `e` against the declared variables.
 pub fn check(e: &Expr, vars: &HashMap<String, VarDecl>) -> Checked {
+    check_with(e, vars, false)
+}
+
+/// [`check`], with mutating admission policies' types when `mutation` is set.
+pub fn check_with(e: &Expr, vars: &HashMap<String, VarDecl>, mutation: bool) -> Checked {
     let mut c = Checker {
         vars,
+        mutation,
         scopes: Vec::new(),
         errors: Vec::new(),
         refs: BTreeSet::new(),
@@ -163,7 +171,10 @@ impl Checker<'_> {
             } => {
                 // A variable with a qualified name (`authorizer.requestResource`), or a
                 // qualified type name (`google.protobuf.Timestamp`).
-                if let Some(q) = qualified(e).filter(|q| !*test_only && self.vars.contains_key(q)) {
+                if let Some(q) = e
+                    .qualified_name()
+                    .filter(|q| !*test_only && self.vars.contains_key(q))
+                {
                     if self
                         .scopes
                         .iter()
@@ -174,7 +185,7 @@ impl Checker<'_> {
                         }
                     }
                 }
-                if let Some(q) = qualified(e) {
+                if let Some(q) = e.qualified_name() {
                     if self.scopes.iter().all(|(v, _)| !q.starts_with(v.as_str()))
                         && !self
                             .vars
@@ -271,15 +282,7 @@ impl Checker<'_> {
                     decl: None,
                 }
             }
-            ExprKind::Struct { name, fields } => {
-                for (_, v, _) in fields {
-                    self.expr(v);
-                }
-                self.err(
-                    e.pos,
-                    format!("undeclared reference to '{name}' (in container '')"),
-                )
-            }
+            ExprKind::Struct { name, fields } => self.struct_lit(e.pos, name, fields),
             ExprKind::Comprehension(c) => {
                 let range = self.expr(&c.iter_range);
                 let (t1, t2, elem_decl) = match &range.ty {
@@ -382,8 +385,61 @@ impl Checker<'_> {
         prev.clone()
     }
 
+    /// Message construction: only mutating admission policies' `Object`, `Object.<path>` and
+    /// `JSONPatch` types exist.
+    fn struct_lit(&mut self, pos: u32, name: &str, fields: &[(String, Expr, bool)]) -> Node {
+        let name = name.strip_prefix('.').unwrap_or(name);
+        let ty = if !self.mutation {
+            None
+        } else if name == "JSONPatch" {
+            Some(super::types::json_patch_type())
+        } else if name == "Object" || name.starts_with("Object.") {
+            Some(super::types::dynamic_object_type(name))
+        } else {
+            None
+        };
+        let mut cost: u64 = 40;
+        let mut failed = false;
+        for (f, v, _) in fields {
+            let n = self.expr(v);
+            cost = cost.saturating_add(n.cost);
+            if let Some(Type::Object(o)) = &ty {
+                if o.dynamic {
+                    continue;
+                }
+                match o.fields.get(f) {
+                    None => {
+                        self.err(v.pos, format!("undefined field '{f}'"));
+                        failed = true;
+                    }
+                    Some(want) => {
+                        if !assignable(want, &n.ty, &mut Subst::new()) {
+                            self.err(
+                                v.pos,
+                                format!(
+                                    "expected type of field '{f}' is '{want}' but provided type is '{}'",
+                                    n.ty
+                                ),
+                            );
+                            failed = true;
+                        }
+                    }
+                }
+            }
+        }
+        match ty {
+            Some(t) if !failed => Node::of(t).cost(cost),
+            Some(_) => Node::of(Type::Error),
+            None => self.err(
+                pos,
+                format!("undeclared reference to '{name}' (in container '')"),
+            ),
+        }
+    }
+
     fn select(&mut self, pos: u32, op: &Node, field: &str) -> Node {
         match &op.ty {
+            Type::Object(o) if o.dynamic => Node::of(Type::Dyn),
             Type::Object(o) => match o.fields.get(field) {
                 Some(t) => {
                     let decl = op.decl.as_ref().and_then(|d| {
@@ -505,9 +561,10 @@ impl Checker<'_> {
         }
         let cost = sum(nodes.iter().map(|n| n.cost));
         let member = target.is_some();
-        let Some(ovs) = overloads(func) else {
+        let ovs = overloads(func).filter(|_| self.mutation || func != "jsonpatch.escapeKey");
+        let Some(ovs) = ovs else {
             let name = match target {
-                Some(t) => match qualified(t) {
+                Some(t) => match t.qualified_name() {
                     Some(q)
                         if self
                             .lookup(q.split('.').next().unwrap_or_default())
@@ -636,19 +693,5 @@ fn estimate(
         | "cidr" | "isCIDR" => (tenth(s0), None, None),
         "check" => (350_000, None, None),
         _ => (0, None, None),
-    }
-}
-
-/// `a.b.c` for chains of plain identifiers.
-fn qualified(e: &Expr) -> Option<String> {
-    match &e.kind {
-        ExprKind::Ident(n) => Some(n.clone()),
-        ExprKind::Select {
-            operand,
-            field,
-            test_only: false,
-            optional: false,
-        } => qualified(operand).map(|q| format!("{q}.{field}")),
-        _ => None,
     }
 }

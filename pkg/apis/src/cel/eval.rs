@@ -179,9 +179,54 @@ impl<'a> Evaluator<'a> {
                 }
                 Ok(Value::Map(Arc::new(m)))
             }
-            ExprKind::Struct { name, .. } => Err(err(format!("unknown type: {name}"))),
+            ExprKind::Struct { name, fields } => self.struct_value(name, fields),
             ExprKind::Comprehension(c) => self.comprehension(c),
         }
+    }
+
+    /// `Object{...}`, `Object.<path>{...}`, `JSONPatch{...}` (the checker admits no other
+    /// names). Optional fields (`?f: optional`) are set only when the optional has a value.
+    fn struct_value(&mut self, name: &str, fields: &[(String, Expr, bool)]) -> R {
+        self.charge(40)?;
+        let name = name.strip_prefix('.').unwrap_or(name);
+        let json_patch = name == "JSONPatch";
+        if !json_patch && name != "Object" && !name.starts_with("Object.") {
+            return Err(err(format!("unknown type: {name}")));
+        }
+        let mut out: Vec<(String, Value)> = Vec::with_capacity(fields.len());
+        for (f, e, opt) in fields {
+            let v = match (self.eval(e)?, opt) {
+                (Value::Optional(Some(x)), true) => (*x).clone(),
+                (Value::Optional(None), true) => continue,
+                (other, true) => {
+                    return Err(err(format!(
+                        "no such overload: optional field of type {}",
+                        other.type_name()
+                    )))
+                }
+                (v, false) => v,
+            };
+            if json_patch {
+                match f.as_str() {
+                    "op" | "path" | "from" if !matches!(v, Value::String(_)) => {
+                        return Err(err(format!(
+                            "unexpected type {} for JSONPatchType '{f}' field",
+                            v.type_name()
+                        )))
+                    }
+                    "op" | "path" | "from" | "value" => {}
+                    _ => return Err(err(format!("unexpected JSONPatchType field: {f}"))),
+                }
+            }
+            if out.iter().any(|(k, _)| k == f) {
+                return Err(err(format!("duplicate field: {f}")));
+            }
+            out.push((f.clone(), v));
+        }
+        Ok(Value::Object(Arc::new(super::value::ObjectValue {
+            type_name: name.into(),
+            fields: out,
+        })))
     }
 
     fn comprehension(&mut self, c: &Comprehension) -> R {
@@ -251,22 +296,10 @@ impl<'a> Evaluator<'a> {
     /// A variable whose name is qualified (`authorizer.requestResource`), unless a local
     /// shadows its first part.
     fn qualified_var(&self, e: &Expr) -> Option<Value> {
-        fn q(e: &Expr) -> Option<String> {
-            match &e.kind {
-                ExprKind::Ident(n) => Some(n.clone()),
-                ExprKind::Select {
-                    operand,
-                    field,
-                    test_only: false,
-                    ..
-                } => q(operand).map(|x| format!("{x}.{field}")),
-                _ => None,
-            }
-        }
         if !matches!(&e.kind, ExprKind::Select { .. }) || self.vars.is_empty() {
             return None;
         }
-        let name = q(e)?;
+        let name = e.qualified_name()?;
         let v = self.vars.get(&name)?;
         let first = name.split('.').next().unwrap_or_default();
         if self.locals.iter().any(|(n, _)| n == first) {
@@ -349,19 +382,7 @@ impl<'a> Evaluator<'a> {
 }
 
 fn qualified_type(e: &Expr) -> Option<super::types::Type> {
-    fn q(e: &Expr) -> Option<String> {
-        match &e.kind {
-            ExprKind::Ident(n) => Some(n.clone()),
-            ExprKind::Select {
-                operand,
-                field,
-                test_only: false,
-                ..
-            } => q(operand).map(|x| format!("{x}.{field}")),
-            _ => None,
-        }
-    }
-    let name = q(e)?;
+    let name = e.qualified_name()?;
     if name.starts_with("google.protobuf.") {
         type_value(&name)
     } else {
@@ -381,6 +402,16 @@ pub fn select(v: &Value, field: &str, test_only: bool) -> R {
                     .ok_or_else(|| err(format!("no such key: {field}")))
             }
         }
+        Value::Object(o) => match (o.get(field), test_only) {
+            (got, true) => Ok(Value::Bool(got.is_some())),
+            (Some(v), false) => Ok(v.clone()),
+            (None, false) => match o.type_name.as_ref() {
+                // Unset JSONPatch fields read as their zero values.
+                "JSONPatch" if field == "value" => Ok(Value::Null),
+                "JSONPatch" => Ok(Value::str("")),
+                _ => Err(err(format!("no such key: {field}"))),
+            },
+        },
         Value::Optional(o) => match o {
             None => Ok(if test_only {
                 Value::Bool(false)

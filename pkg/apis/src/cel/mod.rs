@@ -9,8 +9,9 @@
 //!
 //! The language is cel-spec CEL with the macros, optional types and the libraries Kubernetes
 //! enables (strings, lists, sets, regex, URLs, quantities, IPs/CIDRs, semver, named formats,
-//! authorizer). Not implemented: protobuf message types, IANA time zone names (fixed offsets and
-//! `UTC` only), `transformList`/`transformMap`.
+//! authorizer), and for mutating admission policies the `Object`/`JSONPatch` message types and
+//! `jsonpatch.escapeKey` ([`Env::enable_mutation_types`]). Not implemented: protobuf message
+//! types, IANA time zone names (fixed offsets and `UTC` only), `transformList`/`transformMap`.
 //!
 //! ```
 //! use k3rs_apis::cel::{Env, Type, Value, Activation};
@@ -54,6 +55,9 @@ pub const STATIC_ESTIMATED_CRD_COST_LIMIT: u64 = 100_000_000;
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     vars: HashMap<String, VarDecl>,
+    /// Mutating admission policies' types and functions: `Object{...}` / `Object.spec{...}`
+    /// construction, `JSONPatch{...}` and `jsonpatch.escapeKey`.
+    mutation: bool,
 }
 
 /// A compile (parse or check) failure, formatted as cel-go's issues:
@@ -94,10 +98,17 @@ impl Env {
         self.vars.insert(name.to_string(), VarDecl { ty, decl });
     }
 
+    /// Declares the types mutating admission policies construct (upstream's `HasPatchTypes`):
+    /// `Object` and every `Object.<path>` (fields unknown, any may be set), `JSONPatch`, and the
+    /// `jsonpatch.escapeKey` function.
+    pub fn enable_mutation_types(&mut self) {
+        self.mutation = true;
+    }
+
     /// Parses and type-checks `src`.
     pub fn compile(&self, src: &str) -> Result<Program, CompileError> {
         let expr = parser::parse(src).map_err(|e| format_errors(src, &[(e.pos, e.msg)]))?;
-        let c = checker::check(&expr, &self.vars);
+        let c = checker::check_with(&expr, &self.vars, self.mutation);
         if !c.errors.is_empty() {
             return Err(format_errors(src, &c.errors));
         }

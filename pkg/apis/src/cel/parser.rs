@@ -14,6 +14,23 @@ pub struct Expr {
     pub kind: ExprKind,
 }
 
+impl Expr {
+    /// `a.b.c` → `Some("a.b.c")` for chains of plain identifiers (qualified names of
+    /// functions, variables and types).
+    pub fn qualified_name(&self) -> Option<String> {
+        match &self.kind {
+            ExprKind::Ident(n) => Some(n.clone()),
+            ExprKind::Select {
+                operand,
+                field,
+                test_only: false,
+                optional: false,
+            } => operand.qualified_name().map(|q| format!("{q}.{field}")),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lit {
     Null,
@@ -665,6 +682,12 @@ impl Parser<'_> {
                 } else if optional {
                     let f = self.node(npos, ExprKind::Lit(Lit::String(name)));
                     e = self.call(pos, "_?._", vec![e, f]);
+                } else if self.is("{") {
+                    // Message construction with a qualified type name: `a.b.Type{...}`.
+                    let Some(prefix) = e.qualified_name() else {
+                        return Err(self.unexpected("<EOF>"));
+                    };
+                    e = self.struct_lit(e.pos, format!("{prefix}.{name}"))?;
                 } else {
                     e = self.node(
                         pos,
@@ -880,7 +903,7 @@ impl Parser<'_> {
         name: &str,
         mut args: Vec<Expr>,
     ) -> Result<Expr, ParseError> {
-        if let Some(ns) = qualified(&target) {
+        if let Some(ns) = target.qualified_name() {
             let full = format!("{ns}.{name}");
             if full == "cel.bind" && args.len() == 3 {
                 let var = self.simple_name(&args[0])?;
@@ -1103,6 +1126,7 @@ const NAMESPACED: &[&str] = &[
     "math.isFinite",
     "base64.encode",
     "base64.decode",
+    "jsonpatch.escapeKey",
     "format.named",
     "format.dns1123Label",
     "format.dns1123Subdomain",
@@ -1118,20 +1142,6 @@ const NAMESPACED: &[&str] = &[
     "format.date",
     "format.datetime",
 ];
-
-/// `a.b.c` → `Some("a.b.c")` for chains of plain identifiers.
-fn qualified(e: &Expr) -> Option<String> {
-    match &e.kind {
-        ExprKind::Ident(n) => Some(n.clone()),
-        ExprKind::Select {
-            operand,
-            field,
-            test_only: false,
-            optional: false,
-        } => qualified(operand).map(|q| format!("{q}.{field}")),
-        _ => None,
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -256,6 +256,7 @@ fn build(s: &Json, resource_root: bool, name: &str) -> Option<Arc<DeclType>> {
                 cel: Type::Object(Arc::new(ObjectType {
                     name: name.to_string(),
                     fields: cel_fields,
+                    dynamic: false,
                 })),
             }))
         }

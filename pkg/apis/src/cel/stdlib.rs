@@ -1024,6 +1024,8 @@ pub fn call(name: &str, args: &[Value]) -> R {
         }
         ("format", [String(f), List(a)]) => format_string(f, a),
         ("strings.quote", [String(x)]) => Ok(s(&quote(x))),
+        // RFC 6901 escaping of one JSON Pointer token (mutating admission policies).
+        ("jsonpatch.escapeKey", [String(x)]) => Ok(s(&x.replace('~', "~0").replace('/', "~1"))),
         ("base64.encode", [Bytes(b)]) => {
             use base64::Engine;
             Ok(s(&base64::engine::general_purpose::STANDARD.encode(b)))
@@ -1427,10 +1429,31 @@ pub fn call_cost(name: &str, args: &[Value]) -> u64 {
             Some(Value::List(_)) => size(1),
             _ => 0,
         },
-        "contains" | "startsWith" | "endsWith" | "lowerAscii" | "upperAscii" | "trim"
-        | "charAt" | "indexOf" | "lastIndexOf" | "substring" | "reverse" | "split" | "join"
-        | "replace" | "format" | "strings.quote" | "base64.encode" | "base64.decode" | "url"
-        | "isURL" | "quantity" | "isQuantity" | "string" | "bytes" => tenth(size(0) + size(1)),
+        "contains"
+        | "startsWith"
+        | "endsWith"
+        | "lowerAscii"
+        | "upperAscii"
+        | "trim"
+        | "charAt"
+        | "indexOf"
+        | "lastIndexOf"
+        | "substring"
+        | "reverse"
+        | "split"
+        | "join"
+        | "replace"
+        | "format"
+        | "strings.quote"
+        | "jsonpatch.escapeKey"
+        | "base64.encode"
+        | "base64.decode"
+        | "url"
+        | "isURL"
+        | "quantity"
+        | "isQuantity"
+        | "string"
+        | "bytes" => tenth(size(0) + size(1)),
         "matches" | "find" | "findAll" => {
             size(0).saturating_mul(size(1).max(1)).div_ceil(10).max(1)
         }

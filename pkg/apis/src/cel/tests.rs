@@ -320,3 +320,80 @@ fn odd_input_never_panics() {
         let _ = ev(e);
     }
 }
+
+/// Compiles and evaluates `expr` in a mutating admission policy's environment (`object` dyn).
+fn ev_mutation(expr: &str, object: &Json) -> Result<(Json, String), String> {
+    let mut env = Env::new();
+    env.declare("object", Type::Dyn, None);
+    env.enable_mutation_types();
+    let p = env.compile(expr).map_err(|e| e.message)?;
+    let mut act = Activation::new();
+    act.insert("object".into(), value::from_json(object, None));
+    p.eval(&act, PER_CALL_LIMIT)
+        .map(|(v, _)| (v.to_json(), p.ty.to_string()))
+        .map_err(|(e, _)| e.to_string())
+}
+
+#[test]
+fn mutation_types_construct_objects_and_json_patches() {
+    let obj = json!({"metadata": {"name": "x", "labels": {"a/b": "1"}}});
+    // Object construction with qualified names; fields are dynamic.
+    let (v, ty) = ev_mutation(
+        r#"Object{metadata: Object.metadata{annotations: {"k": object.metadata.name}}}"#,
+        &obj,
+    )
+    .unwrap();
+    assert_eq!(v, json!({"metadata": {"annotations": {"k": "x"}}}));
+    assert_eq!(ty, "Object");
+    let (v, _) = ev_mutation(
+        r#"Object{spec: Object.spec{replicas: 3, ?paused: optional.none()}}.spec.replicas"#,
+        &obj,
+    )
+    .unwrap();
+    assert_eq!(v, json!(3));
+    // JSONPatch values, lists of them, and the escaping function.
+    let (v, ty) = ev_mutation(
+        r#"[JSONPatch{op: "add", path: "/metadata/labels/" + jsonpatch.escapeKey("x/y~z"), value: "v"}]"#,
+        &obj,
+    )
+    .unwrap();
+    assert_eq!(
+        v,
+        json!([{"op": "add", "path": "/metadata/labels/x~1y~0z", "value": "v"}])
+    );
+    assert_eq!(ty, "list(JSONPatch)");
+    assert_eq!(
+        ev_mutation(r#"JSONPatch{op: "test", path: "/a"}.value == null"#, &obj)
+            .unwrap()
+            .0,
+        json!(true)
+    );
+    // JSONPatch fields are typed; unknown ones are refused.
+    let e = ev_mutation(r#"JSONPatch{op: 1, path: "/a"}"#, &obj).unwrap_err();
+    assert!(
+        e.contains("expected type of field 'op' is 'string' but provided type is 'int'"),
+        "{e}"
+    );
+    let e = ev_mutation(r#"JSONPatch{op: "add", nope: 1}"#, &obj).unwrap_err();
+    assert!(e.contains("undefined field 'nope'"), "{e}");
+    // A dyn value is checked when the patch is built.
+    let e = ev_mutation(r#"JSONPatch{op: object.metadata.labels, path: "/a"}"#, &obj).unwrap_err();
+    assert!(e.contains("for JSONPatchType 'op' field"), "{e}");
+    // Without the mutation types none of these exist.
+    for src in [
+        "Object{}",
+        "JSONPatch{op: 'add'}",
+        "jsonpatch.escapeKey('a')",
+    ] {
+        let err = Env::new().compile(src).unwrap_err().message;
+        assert!(err.contains("undeclared reference"), "{src}: {err}");
+    }
+    // Other message names stay undeclared.
+    let mut env = Env::new();
+    env.enable_mutation_types();
+    let err = env.compile("google.protobuf.Any{}").unwrap_err().message;
+    assert!(
+        err.contains("undeclared reference to 'google.protobuf.Any'"),
+        "{err}"
+    );
+}

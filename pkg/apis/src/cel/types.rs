@@ -6,10 +6,46 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 /// A declared object type (a schema node with properties): its name and its fields.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, Default)]
 pub struct ObjectType {
     pub name: String,
     pub fields: BTreeMap<String, Type>,
+    /// A type whose fields are not known (admission policies' `Object`, `Object.spec`, ...):
+    /// any field may be set or selected, as `dyn`.
+    pub dynamic: bool,
+}
+
+/// The `JSONPatch` type of mutating admission policies: `op`, `path`, `from` (strings) and
+/// `value` (any).
+pub fn json_patch_type() -> Type {
+    static T: OnceLock<Arc<ObjectType>> = OnceLock::new();
+    Type::Object(
+        T.get_or_init(|| {
+            Arc::new(ObjectType {
+                name: "JSONPatch".into(),
+                fields: [
+                    ("op", Type::String),
+                    ("path", Type::String),
+                    ("from", Type::String),
+                    ("value", Type::Dyn),
+                ]
+                .into_iter()
+                .map(|(k, t)| (k.to_string(), t))
+                .collect(),
+                dynamic: false,
+            })
+        })
+        .clone(),
+    )
+}
+
+/// A dynamic object type of mutating admission policies (`Object`, `Object.spec`, ...).
+pub fn dynamic_object_type(name: &str) -> Type {
+    Type::Object(Arc::new(ObjectType {
+        name: name.to_string(),
+        fields: BTreeMap::new(),
+        dynamic: true,
+    }))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -286,6 +322,7 @@ string.substring(int) -> string; string.substring(int, int) -> string
 string.trim() -> string; list(string).join() -> string; list(string).join(string) -> string
 string.format(list(dyn)) -> string; strings.quote(string) -> string; string.reverse() -> string
 base64.encode(bytes) -> string; base64.decode(string) -> bytes
+jsonpatch.escapeKey(string) -> string
 list(int).isSorted() -> bool; list(uint).isSorted() -> bool; list(double).isSorted() -> bool; list(string).isSorted() -> bool; list(bytes).isSorted() -> bool; list(duration).isSorted() -> bool; list(timestamp).isSorted() -> bool; list(Quantity).isSorted() -> bool
 list(int).sum() -> int; list(uint).sum() -> uint; list(double).sum() -> double; list(duration).sum() -> duration
 list(int).min() -> int; list(uint).min() -> uint; list(double).min() -> double; list(string).min() -> string; list(bytes).min() -> bytes; list(duration).min() -> duration; list(timestamp).min() -> timestamp; list(Quantity).min() -> Quantity

@@ -71,6 +71,20 @@ impl Ext {
     }
 }
 
+/// A constructed message: mutating admission policies' `Object{...}`, `Object.spec{...}` and
+/// `JSONPatch{...}` values. Fields keep the order they are named in.
+#[derive(Debug, Clone)]
+pub struct ObjectValue {
+    pub type_name: Arc<str>,
+    pub fields: Vec<(String, Value)>,
+}
+
+impl ObjectValue {
+    pub fn get(&self, field: &str) -> Option<&Value> {
+        self.fields.iter().find(|(k, _)| k == field).map(|(_, v)| v)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Value {
     Null,
@@ -87,6 +101,7 @@ pub enum Value {
     Type(Type),
     Optional(Option<Arc<Value>>),
     Ext(Arc<Ext>),
+    Object(Arc<ObjectValue>),
 }
 
 impl Value {
@@ -115,6 +130,10 @@ impl Value {
             Value::Type(_) => Type::Type(Box::new(Type::Dyn)),
             Value::Optional(_) => Type::optional(Type::Dyn),
             Value::Ext(e) => Type::Opaque(e.type_name()),
+            Value::Object(o) => match o.type_name.as_ref() {
+                "JSONPatch" => super::types::json_patch_type(),
+                n => super::types::dynamic_object_type(n),
+            },
         }
     }
 
@@ -158,6 +177,13 @@ impl Value {
                 (self::Ext::Quantity(x), self::Ext::Quantity(y)) => x.cmp(y) == Ordering::Equal,
                 (x, y) => x == y,
             },
+            (Object(a), Object(b)) => {
+                a.type_name == b.type_name
+                    && a.fields.len() == b.fields.len()
+                    && a.fields
+                        .iter()
+                        .all(|(k, v)| b.get(k).is_some_and(|w| v.equals(w)))
+            }
             (a, b) => num_cmp(a, b) == Some(Ordering::Equal),
         }
     }
@@ -198,6 +224,7 @@ impl Value {
             Value::Duration(d) => d.is_zero(),
             Value::Timestamp(t) => t.timestamp() == 0 && t.timestamp_subsec_nanos() == 0,
             Value::Optional(o) => o.is_none(),
+            Value::Object(o) => o.fields.is_empty(),
             _ => false,
         }
     }
@@ -237,6 +264,12 @@ impl Value {
             Value::Type(t) => Json::String(t.to_string()),
             Value::Optional(o) => o.as_ref().map_or(Json::Null, |v| v.to_json()),
             Value::Ext(e) => Json::String(ext_string(e)),
+            Value::Object(o) => Json::Object(
+                o.fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
         }
     }
 }
@@ -453,6 +486,16 @@ impl fmt::Display for Value {
             Value::Optional(None) => f.write_str("optional.none()"),
             Value::Optional(Some(v)) => write!(f, "optional.of({v})"),
             Value::Ext(e) => f.write_str(&ext_string(e)),
+            Value::Object(o) => {
+                write!(f, "{}{{", o.type_name)?;
+                for (i, (k, v)) in o.fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k}: {v}")?;
+                }
+                f.write_str("}")
+            }
         }
     }
 }
