@@ -61,6 +61,15 @@ pub struct ServerArgs {
     /// Default admission plugins not to run (upstream names, comma-separated).
     #[arg(long, value_delimiter = ',')]
     disable_admission_plugins: Vec<String>,
+    /// Beta APIs to serve, as upstream's `--runtime-config` (`<group>/<version>=true`,
+    /// comma-separated); k3rs can serve admissionregistration.k8s.io/v1beta1
+    /// (MutatingAdmissionPolicy), with its feature gate.
+    #[arg(long, value_delimiter = ',')]
+    runtime_config: Vec<String>,
+    /// Feature gates, as upstream's `--feature-gates` (`<Gate>=true|false`, comma-separated);
+    /// k3rs knows MutatingAdmissionPolicy.
+    #[arg(long, value_delimiter = ',')]
+    feature_gates: Vec<String>,
     /// Do not run the agent (the agent does not exist yet; accepted for k3s compatibility).
     #[arg(long)]
     disable_agent: bool,
@@ -111,6 +120,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         secrets_encryption: args.secrets_encryption,
         enable_admission_plugins: args.enable_admission_plugins,
         disable_admission_plugins: args.disable_admission_plugins,
+        runtime_config: args.runtime_config,
+        feature_gates: args.feature_gates,
     };
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let controllers = tokio::spawn(async move {

@@ -129,9 +129,97 @@ pub const NOT_SERVED: &[(&str, &str)] = &[
     ),
 ];
 
-/// Every built-in resource, core group first, then the groups in upstream's discovery order.
+/// Every built-in resource, core group first, then the groups in upstream's discovery order;
+/// then the beta APIs the server was started with ([`enable_beta`]).
 pub fn builtin() -> &'static [Resource] {
-    BUILTIN
+    SERVED.get_or_init(|| {
+        let mut out = BUILTIN.to_vec();
+        if let Ok(enabled) = ENABLED_BETA.lock() {
+            out.extend(
+                BETA.iter()
+                    .filter(|(gv, _)| enabled.contains(gv))
+                    .flat_map(|(_, rs)| rs.iter().copied()),
+            );
+        }
+        out
+    })
+}
+
+/// The built-in resources actually served, fixed at first use.
+static SERVED: std::sync::OnceLock<Vec<Resource>> = std::sync::OnceLock::new();
+static ENABLED_BETA: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
+/// Beta APIs upstream v1.35 serves only when asked (`--runtime-config <group/version>=true`
+/// with the feature gate named here), by group/version: the gate, and the resources.
+pub const BETA_APIS: &[(&str, &str)] = &[(
+    "admissionregistration.k8s.io/v1beta1",
+    "MutatingAdmissionPolicy",
+)];
+
+static BETA: &[(&str, &[Resource])] = &[(
+    "admissionregistration.k8s.io/v1beta1",
+    &[
+        Resource {
+            group: "admissionregistration.k8s.io",
+            version: "v1beta1",
+            kind: "MutatingAdmissionPolicy",
+            plural: "mutatingadmissionpolicies",
+            singular: "mutatingadmissionpolicy",
+            namespaced: false,
+            verbs: CRUD,
+            short_names: &[],
+            categories: &["api-extensions"],
+            subresources: &[],
+        },
+        Resource {
+            group: "admissionregistration.k8s.io",
+            version: "v1beta1",
+            kind: "MutatingAdmissionPolicyBinding",
+            plural: "mutatingadmissionpolicybindings",
+            singular: "mutatingadmissionpolicybinding",
+            namespaced: false,
+            verbs: CRUD,
+            short_names: &[],
+            categories: &["api-extensions"],
+            subresources: &[],
+        },
+    ],
+)];
+
+/// Every beta resource k3rs can serve, enabled or not (for tests against upstream's discovery).
+pub fn beta_resources() -> impl Iterator<Item = &'static Resource> {
+    BETA.iter().flat_map(|(_, rs)| rs.iter())
+}
+
+/// Serves a beta group/version of [`BETA_APIS`]. Must be called before the registry is first
+/// used (at server start); fails for unknown group/versions and when it is too late.
+pub fn enable_beta(group_version: &str) -> Result<(), String> {
+    let Some((gv, _)) = BETA.iter().find(|(gv, _)| *gv == group_version) else {
+        return Err(format!(
+            "{group_version} is not a beta API k3rs can serve (it can serve: {})",
+            BETA.iter()
+                .map(|(gv, _)| *gv)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    };
+    if SERVED.get().is_some() {
+        return Err("the API registry is already in use".into());
+    }
+    let mut enabled = ENABLED_BETA
+        .lock()
+        .map_err(|_| "the API registry lock is poisoned".to_string())?;
+    if !enabled.contains(gv) {
+        enabled.push(gv);
+    }
+    Ok(())
+}
+
+/// Whether a beta group/version is served.
+pub fn beta_enabled(group_version: &str) -> bool {
+    builtin()
+        .iter()
+        .any(|r| r.api_version() == group_version && r.version.contains("beta"))
 }
 
 /// Whether `group` is one of the built-in API groups (every other group is served from
@@ -140,14 +228,20 @@ pub fn is_builtin_group(group: &str) -> bool {
     static GROUPS: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
         std::sync::OnceLock::new();
     GROUPS
-        .get_or_init(|| BUILTIN.iter().map(|r| r.group).collect())
+        .get_or_init(|| {
+            BUILTIN
+                .iter()
+                .chain(beta_resources())
+                .map(|r| r.group)
+                .collect()
+        })
         .contains(group)
 }
 
 /// Every served resource: the built-ins, then the custom resources of established
 /// CustomResourceDefinitions (see [`crate::crd`]).
 pub fn all() -> Vec<&'static Resource> {
-    let mut out: Vec<&'static Resource> = BUILTIN.iter().collect();
+    let mut out: Vec<&'static Resource> = builtin().iter().collect();
     out.extend(crate::crd::resources());
     out
 }
@@ -155,7 +249,7 @@ pub fn all() -> Vec<&'static Resource> {
 /// Looks a resource up by group, version and plural (or singular, or short name): the
 /// built-ins first, then the custom resources.
 pub fn find(group: &str, version: &str, resource: &str) -> Option<&'static Resource> {
-    BUILTIN
+    builtin()
         .iter()
         .find(|r| {
             r.group == group
@@ -177,7 +271,7 @@ pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
 
 fn builtin_groups() -> Vec<(&'static str, Vec<&'static str>)> {
     let mut out: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
-    for r in BUILTIN {
+    for r in builtin() {
         match out.iter_mut().find(|(g, _)| *g == r.group) {
             Some((_, versions)) => {
                 if !versions.contains(&r.version) {
@@ -1240,6 +1334,17 @@ mod tests {
             find("", "v1", "namespaces").unwrap().key(None, "x"),
             "/registry/namespaces/x"
         );
+    }
+
+    #[test]
+    fn beta_resources_have_protobuf_messages() {
+        for r in beta_resources() {
+            assert!(
+                crate::protobuf::has_message(&r.api_version(), r.kind),
+                "{r:?}"
+            );
+        }
+        assert!(enable_beta("nope/v1").is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use k3rs_apis::registry::{builtin, NOT_SERVED};
+use k3rs_apis::registry::{beta_resources, builtin, Resource, NOT_SERVED};
 use serde_json::Value;
 
 fn discovery_dir() -> PathBuf {
@@ -53,8 +53,9 @@ fn strings(v: Option<&Value>) -> Vec<String> {
     out
 }
 
-/// (group, version, plural) → entry, for GA versions, from upstream's files.
-fn oracle() -> Vec<((String, String, String), Entry)> {
+/// (group, version, plural) → entry, for GA versions (and beta ones with `beta`), from
+/// upstream's files.
+fn oracle_with(beta: bool) -> Vec<((String, String, String), Entry)> {
     let dir = discovery_dir();
     let mut out = Vec::new();
     let core: Value =
@@ -92,7 +93,7 @@ fn oracle() -> Vec<((String, String, String), Entry)> {
         let group = g["metadata"]["name"].as_str().unwrap_or("").to_string();
         for v in g["versions"].as_array().unwrap() {
             let version = v["version"].as_str().unwrap().to_string();
-            if version.contains("alpha") || version.contains("beta") {
+            if version.contains("alpha") || (version.contains("beta") && !beta) {
                 continue; // not served by default upstream
             }
             for r in v["resources"].as_array().unwrap() {
@@ -129,11 +130,25 @@ fn oracle() -> Vec<((String, String, String), Entry)> {
     out
 }
 
+fn oracle() -> Vec<((String, String, String), Entry)> {
+    oracle_with(false)
+}
+
 #[test]
 fn registry_matches_upstream_discovery() {
     let oracle = oracle();
     assert!(oracle.len() > 50, "oracle parsed");
-    for r in builtin() {
+    check_resources(builtin(), &oracle);
+    // The beta APIs k3rs serves on request match upstream's too.
+    let with_beta = oracle_with(true);
+    let beta: Vec<Resource> = beta_resources().copied().collect();
+    assert!(!beta.is_empty());
+    check_resources(&beta, &with_beta);
+    check_every_ga_resource_is_served(&oracle);
+}
+
+fn check_resources(resources: &[Resource], oracle: &[((String, String, String), Entry)]) {
+    for r in resources {
         let key = (
             r.group.to_string(),
             r.version.to_string(),
@@ -173,7 +188,10 @@ fn registry_matches_upstream_discovery() {
         };
         assert_eq!(&got, want, "{key:?}");
     }
-    for ((group, version, plural), _) in &oracle {
+}
+
+fn check_every_ga_resource_is_served(oracle: &[((String, String, String), Entry)]) {
+    for ((group, version, plural), _) in oracle {
         let served = builtin()
             .iter()
             .any(|r| r.group == group && r.version == version && r.plural == plural);

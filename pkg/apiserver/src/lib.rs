@@ -68,6 +68,69 @@ pub struct Config {
     pub enable_admission_plugins: Vec<String>,
     /// Default admission plugins not to run (`--disable-admission-plugins`).
     pub disable_admission_plugins: Vec<String>,
+    /// `--runtime-config`: `<group>/<version>[=true|false]` entries turning beta APIs on.
+    pub runtime_config: Vec<String>,
+    /// `--feature-gates`: `<Gate>=true|false` entries.
+    pub feature_gates: Vec<String>,
+}
+
+/// Applies `--runtime-config` and `--feature-gates` as upstream v1.35 does for the beta APIs
+/// k3rs can serve ([`k3rs_apis::registry::BETA_APIS`]): a beta group/version is served when
+/// the runtime config enables it and its feature gate is on. Other gates and group/versions are
+/// refused, so a flag that would do nothing is never silently accepted.
+pub fn apply_api_flags(runtime_config: &[String], feature_gates: &[String]) -> Result<(), String> {
+    use k3rs_apis::registry::BETA_APIS;
+    let parse_bool = |what: &str, v: &str| -> Result<bool, String> {
+        match v.to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(format!(
+                "invalid value of {what}: {v}, err: expected true or false"
+            )),
+        }
+    };
+    let mut gates: Vec<(&str, bool)> = Vec::new();
+    for g in feature_gates
+        .iter()
+        .map(|g| g.trim())
+        .filter(|g| !g.is_empty())
+    {
+        let (name, value) = g
+            .split_once('=')
+            .ok_or_else(|| format!("missing bool value for {g}"))?;
+        let name = name.trim();
+        if !BETA_APIS.iter().any(|(_, gate)| *gate == name) {
+            return Err(format!("unrecognized feature gate: {name}"));
+        }
+        gates.push((name, parse_bool(name, value.trim())?));
+    }
+    for entry in runtime_config
+        .iter()
+        .map(|e| e.trim())
+        .filter(|e| !e.is_empty())
+    {
+        let (gv, value) = entry.split_once('=').unwrap_or((entry, "true"));
+        if !parse_bool(gv, value)? {
+            continue;
+        }
+        let Some((_, gate)) = BETA_APIS.iter().find(|(g, _)| *g == gv) else {
+            return Err(format!(
+                "--runtime-config {gv}: k3rs can only turn on {}",
+                BETA_APIS
+                    .iter()
+                    .map(|(g, _)| *g)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        };
+        if !gates.iter().any(|(n, on)| n == gate && *on) {
+            return Err(format!(
+                "--runtime-config {gv} needs --feature-gates {gate}=true (as upstream)"
+            ));
+        }
+        k3rs_apis::registry::enable_beta(gv)?;
+    }
+    Ok(())
 }
 
 /// Why the server could not start.
@@ -90,6 +153,8 @@ pub enum StartError {
     Encryption(String),
     #[error("admission: {0}")]
     Admission(String),
+    #[error("{0}")]
+    Flags(String),
 }
 
 /// A running server, for callers that start clients of it (controllers).
@@ -120,6 +185,7 @@ pub async fn run(
     on_ready: impl FnOnce(&Running),
 ) -> Result<(), StartError> {
     let started = Instant::now();
+    apply_api_flags(&cfg.runtime_config, &cfg.feature_gates).map_err(StartError::Flags)?;
     let service_cidr = store::ServiceCidr::parse(&cfg.service_cidr)
         .ok_or_else(|| StartError::ServiceCidr(cfg.service_cidr.clone()))?;
     let advertise = cfg
@@ -209,7 +275,7 @@ pub async fn run(
         .await
         .map_err(|e| StartError::Bootstrap(e.message))?;
     let authz = Arc::new(authz::Authorizer::default());
-    admission::vap::set_authorizer(authz.clone());
+    admission::policy::set_authorizer(authz.clone());
     authz.start(&api).await.map_err(|e| {
         StartError::Bootstrap(format!("loading the authorizer's state: {}", e.message))
     })?;
@@ -272,4 +338,41 @@ pub async fn run(
         tracing::warn!(error = %e, "closing the datastore");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod flag_tests {
+    use super::apply_api_flags;
+
+    fn v(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn runtime_config_and_feature_gates_are_checked() {
+        assert_eq!(apply_api_flags(&[], &[]), Ok(()));
+        let e = apply_api_flags(&[], &v(&["NoSuchGate=true"])).unwrap_err();
+        assert_eq!(e, "unrecognized feature gate: NoSuchGate");
+        let e = apply_api_flags(&[], &v(&["MutatingAdmissionPolicy=maybe"])).unwrap_err();
+        assert!(
+            e.contains("invalid value of MutatingAdmissionPolicy"),
+            "{e}"
+        );
+        let e =
+            apply_api_flags(&v(&["admissionregistration.k8s.io/v1beta1=true"]), &[]).unwrap_err();
+        assert!(
+            e.contains("needs --feature-gates MutatingAdmissionPolicy=true"),
+            "{e}"
+        );
+        let e = apply_api_flags(&v(&["batch/v2alpha1=true"]), &[]).unwrap_err();
+        assert!(
+            e.contains("k3rs can only turn on admissionregistration.k8s.io/v1beta1"),
+            "{e}"
+        );
+        // Turned off: nothing to do.
+        assert_eq!(
+            apply_api_flags(&v(&["admissionregistration.k8s.io/v1beta1=false"]), &[]),
+            Ok(())
+        );
+    }
 }

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use k3rs_apis::registry;
 use k8s_openapi::api;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::schemars::generate::SchemaSettings;
@@ -214,6 +215,13 @@ fn builtin_kinds(gen: &mut SchemaGenerator) -> Vec<KindDef> {
         api::flowcontrol::v1::FlowSchema,
         api::flowcontrol::v1::PriorityLevelConfiguration,
     );
+    // Beta APIs, when the server was started with them (`--runtime-config`).
+    if registry::beta_enabled("admissionregistration.k8s.io/v1beta1") {
+        kinds.extend(listable_kinds!(gen:
+            api::admissionregistration::v1beta1::MutatingAdmissionPolicy,
+            api::admissionregistration::v1beta1::MutatingAdmissionPolicyBinding,
+        ));
+    }
     kinds.extend(subresource_kinds!(gen:
         api::autoscaling::v1::Scale,
         api::policy::v1::Eviction,
