@@ -5,16 +5,12 @@
 
 mod common;
 
+use common::write;
+
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-
-fn write(k: &common::K3rs, name: &str, text: &str) -> String {
-    let p = k.dir.path().join(name);
-    std::fs::write(&p, text).unwrap();
-    p.display().to_string()
-}
 
 const CRD: &str = r#"
 apiVersion: apiextensions.k8s.io/v1

@@ -4,15 +4,11 @@
 
 mod common;
 
+use common::write;
+
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams};
 use serde_json::{json, Value};
-
-fn write(k: &common::K3rs, name: &str, text: &str) -> String {
-    let p = k.dir.path().join(name);
-    std::fs::write(&p, text).unwrap();
-    p.display().to_string()
-}
 
 fn cm_yaml(data: &str) -> String {
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  namespace: default\ndata:\n{data}")

@@ -5,27 +5,9 @@
 
 mod common;
 
-use std::time::Duration;
+use common::{eventually_some as eventually, write};
 
 use serde_json::Value;
-
-fn write(k: &common::K3rs, name: &str, text: &str) -> String {
-    let p = k.dir.path().join(name);
-    std::fs::write(&p, text).unwrap();
-    p.display().to_string()
-}
-
-/// Retries `f` until it returns `Some` (policies take effect once the server's watch has seen
-/// them, as upstream's informers); bounded by attempts, not by time.
-fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..200 {
-        if let Some(t) = f() {
-            return t;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("never happened: {what}");
-}
 
 const POLICY: &str = r#"
 apiVersion: admissionregistration.k8s.io/v1

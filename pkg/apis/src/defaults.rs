@@ -59,6 +59,18 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
         ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration") => {
             webhook_configuration(obj, false)
         }
+        (
+            "admissionregistration.k8s.io",
+            "ValidatingAdmissionPolicy" | "MutatingAdmissionPolicy",
+        ) => admission_policy(obj),
+        (
+            "admissionregistration.k8s.io",
+            "ValidatingAdmissionPolicyBinding" | "MutatingAdmissionPolicyBinding",
+        ) => {
+            if let Some(m) = obj.pointer_mut("/spec/matchResources") {
+                match_resources(m);
+            }
+        }
         _ => {}
     }
 }
@@ -881,6 +893,33 @@ fn webhook_configuration(obj: &mut Value, mutating: bool) {
             .filter(|s| s.is_object())
         {
             default(svc, "port", json!(443));
+        }
+    }
+}
+
+/// Upstream's `SetDefaults_ValidatingAdmissionPolicySpec` /
+/// `SetDefaults_MutatingAdmissionPolicySpec` with the match constraints' defaults.
+fn admission_policy(obj: &mut Value) {
+    let Some(spec) = obj.get_mut("spec").filter(|s| s.is_object()) else {
+        return;
+    };
+    default(spec, "failurePolicy", json!("Fail"));
+    if let Some(m) = spec.get_mut("matchConstraints") {
+        match_resources(m);
+    }
+}
+
+/// `SetDefaults_MatchResources` and `SetDefaults_Rule` of its rules.
+fn match_resources(m: &mut Value) {
+    if !m.is_object() {
+        return;
+    }
+    default(m, "matchPolicy", json!("Equivalent"));
+    default(m, "namespaceSelector", json!({}));
+    default(m, "objectSelector", json!({}));
+    for list in ["resourceRules", "excludeResourceRules"] {
+        for rule in items(m, list) {
+            default(rule, "scope", json!("*"));
         }
     }
 }

@@ -254,20 +254,9 @@ pub fn apply(
     let managed_fields_set = config
         .pointer("/metadata/managedFields")
         .is_some_and(|m| !m.is_null());
-    if same_kind && !managed_fields_set && !res.is_custom() {
-        let mut pruned = without_managed_fields(config);
-        let unknown = k3rs_apis::protobuf::prune_unknown(&api_version, res.kind, &mut pruned)
-            .unwrap_or_default();
-        if !unknown.is_empty() {
-            let errs: Vec<String> = unknown
-                .iter()
-                .map(|p| {
-                    let path = ssa::typed_path(config, p, schema.as_ref())
-                        .map(|p| p.to_string())
-                        .unwrap_or_else(|| format!(".{p}"));
-                    format!("{path}: field not declared in schema")
-                })
-                .collect();
+    if same_kind && !managed_fields_set {
+        let errs = undeclared_fields(res, &without_managed_fields(config), schema.as_ref());
+        if !errs.is_empty() {
             return Err(apply_error(ssa::ApplyError::Typed(
                 ssa::typed_patch_message(config, &errs),
             )));
@@ -283,6 +272,26 @@ pub fn apply(
         &now,
     );
     ssa::apply(current, config, manager, force, &cx).map_err(apply_error)
+}
+
+/// The fields of `config` (an object of a built-in kind) its schema does not declare, as SMD
+/// reports them: `.spec.foo: field not declared in schema`. Custom resources' schemas say which
+/// fields they declare themselves (see [`ssa::typed_errors`]).
+pub fn undeclared_fields(res: &Resource, config: &Value, schema: &dyn Schema) -> Vec<String> {
+    if res.is_custom() {
+        return Vec::new();
+    }
+    let mut pruned = config.clone();
+    k3rs_apis::protobuf::prune_unknown(&res.api_version(), res.kind, &mut pruned)
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            let path = ssa::typed_path(config, p, schema)
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| format!(".{p}"));
+            format!("{path}: field not declared in schema")
+        })
+        .collect()
 }
 
 /// `config` without `metadata.managedFields` (an apply refuses it with its own error).

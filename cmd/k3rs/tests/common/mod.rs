@@ -315,3 +315,22 @@ pub fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
     });
     rx
 }
+
+/// Writes `text` to `name` in the test's temp dir and returns its path.
+pub fn write(k: &K3rs, name: &str, text: &str) -> String {
+    let p = k.dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+/// Retries `f` until it returns `Some` (what the server does through its own watches, such as
+/// admission policies taking effect, happens a little later); bounded by attempts, not by time.
+pub fn eventually_some<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..200 {
+        if let Some(t) = f() {
+            return t;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("never happened: {what}");
+}

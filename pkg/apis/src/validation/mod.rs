@@ -27,6 +27,7 @@ pub(crate) mod formats;
 pub mod limits;
 mod meta;
 mod pod;
+mod policy;
 mod rbac;
 mod service;
 pub(crate) mod util;
@@ -312,6 +313,12 @@ fn validate_kind(group: &str, kind: &str, obj: &Value, old: Option<&Value>, errs
         }
         ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration") => {
             webhook::validate_configuration(obj, old, false, errs)
+        }
+        ("admissionregistration.k8s.io", "MutatingAdmissionPolicy") => {
+            policy::validate_mutating_admission_policy(obj, errs)
+        }
+        ("admissionregistration.k8s.io", "MutatingAdmissionPolicyBinding") => {
+            policy::validate_mutating_admission_policy_binding(obj, errs)
         }
         _ => {}
     }

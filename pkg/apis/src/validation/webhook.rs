@@ -569,7 +569,7 @@ fn validate_match_conditions(hook: &Value, path: &str, errs: &mut Errs) {
     }
 }
 
-fn validate_rule_with_operations(rule: &Value, path: &str, errs: &mut Errs) {
+pub(super) fn validate_rule_with_operations(rule: &Value, path: &str, errs: &mut Errs) {
     const OPS: &[&str] = &["*", "CONNECT", "CREATE", "DELETE", "UPDATE"];
     let ops = string_items(rule, "operations", path, errs);
     let ops_path = child(path, "operations");

@@ -17,8 +17,10 @@ pub mod default_ingress_class;
 pub mod default_storage_class;
 pub mod default_toleration_seconds;
 pub mod limit_ranger;
+pub mod mutating_policy;
 pub mod namespace_lifecycle;
 pub mod podsecurity;
+pub mod policy;
 pub mod priority;
 pub mod resourcequota;
 pub mod runtime_class;
@@ -271,6 +273,9 @@ fn build(name: &str) -> Option<Arc<dyn Plugin>> {
             Some(Arc::new(storageprotection::StorageObjectInUseProtection))
         }
         "ValidatingAdmissionPolicy" => Some(Arc::new(vap::ValidatingAdmissionPolicy::default())),
+        "MutatingAdmissionPolicy" => {
+            Some(Arc::new(mutating_policy::MutatingAdmissionPolicy::default()))
+        }
         "PodSecurity" => Some(Arc::new(podsecurity::PodSecurity::default())),
         "MutatingAdmissionWebhook" => {
             Some(Arc::new(crate::webhook::admission::MutatingWebhook::new()))

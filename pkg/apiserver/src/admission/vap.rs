@@ -13,99 +13,44 @@
 //! `status.typeChecking`.
 //!
 //! Not implemented: `matchPolicy: Equivalent` matching other versions of a resource (k3rs
-//! serves one version of most resources), `MutatingAdmissionPolicy`.
+//! serves one version of most resources). The matching, params and the policy cache are shared
+//! with MutatingAdmissionPolicy (`super::policy`).
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock, RwLock};
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
-use k3rs_apis::cel::{
-    self, schema as cs, stdlib, types::ObjectType, value::from_json, Activation, Env, EvalError,
-    Program, Type,
-};
+use k3rs_apis::cel::{self, schema as cs, value::from_json, Activation, Env, Program};
 use k3rs_apis::registry::{self, Resource};
-use k3rs_apis::selectors::LabelSelector;
 
+use super::policy::{
+    arr, base_activation, compile, compile_named, eval_err, eval_match_conditions, eval_variables,
+    invocations, namespace_object, param_kind_error, param_resource, s, strs, CompiledPolicy,
+    Invocation, Named, Snapshot, Source,
+};
 #[cfg(test)]
-use super::Operation;
+use super::{policy::rule_matches, Operation};
 use super::{Attributes, Plugin};
 use crate::status::{ApiError, ApiResult};
-use crate::store::{Api, ListParams, WatchParams};
+use crate::store::Api;
 
-const GROUP: &str = "admissionregistration.k8s.io";
-
-/// The plugin; its state is shared with the watch task that keeps it current.
-#[derive(Default)]
+/// The plugin; its policies are shared with the watch task that keeps them current.
 pub struct ValidatingAdmissionPolicy {
-    state: Arc<State>,
+    source: Arc<Source<Compiled>>,
 }
 
-#[derive(Default)]
-struct State {
-    started: tokio::sync::OnceCell<()>,
-    snapshot: RwLock<Arc<Snapshot>>,
-}
-
-#[derive(Default)]
-struct Snapshot {
-    policies: BTreeMap<String, Arc<Compiled>>,
-    /// Bindings by policy name.
-    bindings: BTreeMap<String, Vec<Value>>,
-}
-
-/// The authorizer behind the `authorizer` variable (set once at server start).
-static AUTHORIZER: OnceLock<Arc<crate::authz::Authorizer>> = OnceLock::new();
-
-/// Gives policies' `authorizer` variable the server's authorizer.
-pub fn set_authorizer(a: Arc<crate::authz::Authorizer>) {
-    let _ = AUTHORIZER.set(a);
-}
-
-struct RbacAuthorizer {
-    authz: Arc<crate::authz::Authorizer>,
-    user: k3rs_auth::authn::UserInfo,
-}
-
-impl stdlib::Authorizer for RbacAuthorizer {
-    fn authorize(&self, c: &stdlib::AuthzCheck) -> stdlib::AuthzDecision {
-        let user = match &c.service_account {
-            Some((ns, name)) => k3rs_auth::authn::UserInfo {
-                name: format!("system:serviceaccount:{ns}:{name}"),
-                groups: vec![
-                    "system:serviceaccounts".into(),
-                    format!("system:serviceaccounts:{ns}"),
-                    "system:authenticated".into(),
-                ],
-                ..Default::default()
-            },
-            None => self.user.clone(),
-        };
-        let attrs = k3rs_auth::rbac::Attributes {
-            user,
-            verb: c.verb.clone(),
-            resource_request: c.path.is_none(),
-            api_group: c.group.clone(),
-            api_version: "*".into(),
-            resource: c.resource.clone(),
-            subresource: c.subresource.clone(),
-            namespace: c.namespace.clone(),
-            name: c.name.clone(),
-            path: c.path.clone().unwrap_or_default(),
-            field_selector: c.field_selector.clone(),
-        };
-        let (d, reason) = self.authz.authorize(&attrs);
-        stdlib::AuthzDecision {
-            decision: match d {
-                k3rs_auth::rbac::Decision::Allow => "allow",
-                k3rs_auth::rbac::Decision::Deny => "deny",
-                k3rs_auth::rbac::Decision::NoOpinion => "noOpinion",
-            }
-            .into(),
-            reason,
-            error: String::new(),
+impl Default for ValidatingAdmissionPolicy {
+    fn default() -> Self {
+        ValidatingAdmissionPolicy {
+            source: Arc::new(Source::new(
+                "v1",
+                "validatingadmissionpolicies",
+                "validatingadmissionpolicybindings",
+                compile_policy,
+                Some(type_check_all),
+            )),
         }
     }
 }
@@ -113,9 +58,6 @@ impl stdlib::Authorizer for RbacAuthorizer {
 // ---------------------------------------------------------------------------------------------
 // Compilation
 // ---------------------------------------------------------------------------------------------
-
-/// Named compiled expressions (variables, match conditions, audit annotations).
-type Named = Vec<(String, Result<Program, String>)>;
 
 /// A policy compiled for evaluation.
 struct Compiled {
@@ -130,6 +72,15 @@ struct Compiled {
     config_error: Option<String>,
 }
 
+impl CompiledPolicy for Compiled {
+    fn policy(&self) -> &Value {
+        &self.policy
+    }
+    fn config_error(&self) -> Option<&str> {
+        self.config_error.as_deref()
+    }
+}
+
 struct Validation {
     expression: String,
     program: Result<Program, String>,
@@ -138,101 +89,20 @@ struct Validation {
     reason: Option<String>,
 }
 
-fn s<'a>(v: &'a Value, p: &str) -> &'a str {
-    v.pointer(p).and_then(Value::as_str).unwrap_or_default()
-}
-
-fn arr<'a>(v: &'a Value, p: &str) -> &'a [Value] {
-    v.pointer(p)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
-}
-
-/// The environment expressions compile in: `object`/`oldObject`/`params` typed by `object_decl`
-/// and `params_decl` when known (type checking), `dyn` otherwise (admission).
 fn base_env(
     object_decl: Option<&Arc<cs::DeclType>>,
     params_decl: Option<&Arc<cs::DeclType>>,
 ) -> Env {
-    let mut env = Env::new();
-    let obj_ty = object_decl.map_or(Type::Dyn, |d| d.cel.clone());
-    env.declare("object", obj_ty.clone(), object_decl.cloned());
-    env.declare("oldObject", obj_ty, object_decl.cloned());
-    env.declare(
-        "params",
-        params_decl.map_or(Type::Dyn, |d| d.cel.clone()),
-        params_decl.cloned(),
-    );
-    env.declare("request", cel::admission::request_type(), None);
-    env.declare("namespaceObject", Type::Dyn, None);
-    env.declare(
-        "authorizer",
-        Type::Opaque("kubernetes.authorization.Authorizer"),
-        None,
-    );
-    env.declare(
-        "authorizer.requestResource",
-        Type::Opaque("kubernetes.authorization.ResourceCheck"),
-        None,
-    );
-    env
+    cel::admission::policy_env(object_decl, params_decl)
 }
 
-/// Compiles the policy's variables in order (each sees the ones before it), returning the
-/// environment with `variables` declared and the compiled variables.
-fn with_variables(mut env: Env, policy: &Value) -> (Env, Named) {
-    let mut out = Vec::new();
-    let mut fields: BTreeMap<String, Type> = BTreeMap::new();
-    for v in arr(policy, "/spec/variables") {
-        let name = s(v, "/name").to_string();
-        env.declare(
-            "variables",
-            Type::Object(Arc::new(ObjectType {
-                name: "kubernetes.variables".into(),
-                fields: fields.clone(),
-            })),
-            None,
-        );
-        let p = compile(&env, s(v, "/expression"));
-        fields.insert(name.clone(), p.as_ref().map_or(Type::Dyn, |p| p.ty.clone()));
-        out.push((name, p));
-    }
-    env.declare(
-        "variables",
-        Type::Object(Arc::new(ObjectType {
-            name: "kubernetes.variables".into(),
-            fields,
-        })),
-        None,
-    );
-    (env, out)
-}
-
-fn compile(env: &Env, src: &str) -> Result<Program, String> {
-    env.compile(src)
-        .map_err(|e| format!("compilation failed: {}", e.message))
+fn with_variables(env: Env, policy: &Value) -> (Env, Named) {
+    cel::admission::with_variables(env, arr(policy, "/spec/variables"))
 }
 
 fn compile_policy(policy: &Value) -> Compiled {
     let (env, variables) = with_variables(base_env(None, None), policy);
-    let named = |p: &str| -> Named {
-        arr(policy, p)
-            .iter()
-            .map(|c| {
-                let key = c
-                    .get("name")
-                    .or_else(|| c.get("key"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let expr = c
-                    .get("expression")
-                    .or_else(|| c.get("valueExpression"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                (key.to_string(), compile(&env, expr))
-            })
-            .collect()
-    };
+    let named = |p: &str| -> Named { compile_named(&env, policy, p) };
     let validations = arr(policy, "/spec/validations")
         .iter()
         .map(|v| {
@@ -246,17 +116,7 @@ fn compile_policy(policy: &Value) -> Compiled {
             }
         })
         .collect();
-    let config_error = policy
-        .pointer("/spec/paramKind")
-        .filter(|p| !p.is_null())
-        .and_then(|pk| match param_resource(pk) {
-            Some(_) => None,
-            None => Some(format!(
-                "paramKind kind `{}, Kind={}` not known",
-                s(pk, "/apiVersion"),
-                s(pk, "/kind")
-            )),
-        });
+    let config_error = param_kind_error(policy);
     Compiled {
         ignore_failures: s(policy, "/spec/failurePolicy") == "Ignore",
         match_conditions: named("/spec/matchConditions"),
@@ -268,125 +128,9 @@ fn compile_policy(policy: &Value) -> Compiled {
     }
 }
 
-/// The served resource of a `paramKind`.
-fn param_resource(pk: &Value) -> Option<&'static Resource> {
-    let (group, version) = match s(pk, "/apiVersion").rsplit_once('/') {
-        Some((g, v)) => (g, v),
-        None => ("", s(pk, "/apiVersion")),
-    };
-    let kind = s(pk, "/kind");
-    registry::all()
-        .into_iter()
-        .find(|r| r.group == group && r.version == version && r.kind == kind)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Matching
 // ---------------------------------------------------------------------------------------------
-
-fn strs(v: &Value, k: &str) -> Vec<String> {
-    v.get(k)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Whether one `NamedRuleWithOperations` matches the request.
-fn rule_matches(rule: &Value, a: &Attributes<'_>) -> bool {
-    let res = a.resource;
-    let has = |k: &str, want: &str| strs(rule, k).iter().any(|x| x == "*" || x == want);
-    if !has("apiGroups", res.group) || !has("apiVersions", res.version) {
-        return false;
-    }
-    if !has("operations", a.operation.as_str()) {
-        return false;
-    }
-    let sub = a.subresource;
-    let resources_ok = strs(rule, "resources").iter().any(|r| {
-        let (rr, rs) = r.split_once('/').unwrap_or((r.as_str(), ""));
-        let res_ok = rr == "*" || rr == res.plural;
-        let sub_ok = if r.contains('/') {
-            rs == "*" || rs == sub
-        } else {
-            sub.is_empty()
-        };
-        res_ok && sub_ok
-    });
-    if !resources_ok {
-        return false;
-    }
-    match rule.get("scope").and_then(Value::as_str).unwrap_or("*") {
-        "Cluster" if res.namespaced => return false,
-        "Namespaced" if !res.namespaced => return false,
-        _ => {}
-    }
-    let names = strs(rule, "resourceNames");
-    names.is_empty() || names.iter().any(|n| n == a.name)
-}
-
-fn selector_matches(sel: Option<&Value>, labels: Option<&serde_json::Map<String, Value>>) -> bool {
-    let Some(sel) = sel.filter(|s| !s.is_null()) else {
-        return true;
-    };
-    match LabelSelector::parse(&LabelSelector::string_from_object(sel)) {
-        Ok(ls) => ls.matches(labels),
-        Err(_) => false,
-    }
-}
-
-fn labels(v: Option<&Value>) -> Option<&serde_json::Map<String, Value>> {
-    v.and_then(|o| o.pointer("/metadata/labels"))
-        .and_then(Value::as_object)
-}
-
-/// `matchConstraints` / `matchResources`: rules, exclusions and selectors.
-fn resources_match(
-    m: Option<&Value>,
-    a: &Attributes<'_>,
-    obj: Option<&Value>,
-    old: Option<&Value>,
-    ns_obj: Option<&Value>,
-    rules_required: bool,
-) -> bool {
-    let Some(m) = m.filter(|m| !m.is_null()) else {
-        return !rules_required;
-    };
-    // Namespace selector: namespaced objects by their namespace's labels, Namespaces by their
-    // own; other cluster-scoped objects always match.
-    let ns_labels = if a.resource.group.is_empty() && a.resource.plural == "namespaces" {
-        labels(obj.or(old))
-    } else if a.resource.namespaced {
-        labels(ns_obj)
-    } else {
-        None
-    };
-    let ns_applies =
-        a.resource.namespaced || (a.resource.group.is_empty() && a.resource.plural == "namespaces");
-    if ns_applies && !selector_matches(m.get("namespaceSelector"), ns_labels) {
-        return false;
-    }
-    let os = m.get("objectSelector");
-    if !(selector_matches(os, labels(obj)) || (old.is_some() && selector_matches(os, labels(old))))
-    {
-        return false;
-    }
-    let rules = arr(m, "/resourceRules");
-    if rules.is_empty() {
-        if rules_required {
-            return false;
-        }
-    } else if !rules.iter().any(|r| rule_matches(r, a)) {
-        return false;
-    }
-    !arr(m, "/excludeResourceRules")
-        .iter()
-        .any(|r| rule_matches(r, a))
-}
 
 // ---------------------------------------------------------------------------------------------
 // Evaluation
@@ -398,26 +142,6 @@ struct Denial {
     binding: Option<String>,
     message: String,
     reason: Option<String>,
-}
-
-fn request_value(a: &Attributes<'_>) -> Value {
-    let r = a.resource;
-    let gvk = json!({"group": r.group, "version": r.version, "kind": r.kind});
-    let gvr = json!({"group": r.group, "version": r.version, "resource": r.plural});
-    json!({
-        "kind": gvk, "resource": gvr, "subResource": a.subresource,
-        "requestKind": gvk, "requestResource": gvr, "requestSubResource": a.subresource,
-        "name": a.name, "namespace": a.namespace.unwrap_or_default(),
-        "operation": a.operation.as_str(),
-        "userInfo": {"username": a.user.name, "uid": a.user.uid, "groups": a.user.groups,
-            "extra": a.user.extra},
-        "dryRun": a.dry_run,
-        "options": a.options,
-    })
-}
-
-fn eval_err(e: &EvalError, expr: &str) -> String {
-    format!("expression '{expr}' resulted in error: {e}")
 }
 
 /// Evaluates one policy for one binding and one param object.
@@ -445,50 +169,12 @@ fn evaluate(
     };
     let mut act = base.clone();
     act.insert("params".into(), from_json(&params, None));
-    // Variables, in order; one that fails is left out (its users then fail).
-    let mut vars = k3rs_apis::cel::value::MapValue::new();
-    for (name, p) in &c.variables {
-        act.insert("variables".into(), cel::Value::Map(Arc::new(vars.clone())));
-        if let Ok(p) = p {
-            match p.eval(&act, cel::PER_CALL_LIMIT) {
-                Ok((v, cost)) => {
-                    budget -= cost as i64;
-                    vars.insert(cel::value::Key::String(name.as_str().into()), v);
-                }
-                Err((_, cost)) => budget -= cost as i64,
-            }
-        }
-    }
-    act.insert("variables".into(), cel::Value::Map(Arc::new(vars)));
+    eval_variables(&c.variables, &mut act, &mut budget);
     // Match conditions: all must be true; an error fails the policy (unless Ignore).
-    for (name, p) in &c.match_conditions {
-        match p {
-            Err(e) => {
-                return fail(denials, format!("compilation error: {e}"));
-            }
-            Ok(p) => match p.eval(&act, cel::PER_CALL_LIMIT) {
-                Ok((cel::Value::Bool(true), cost)) => budget -= cost as i64,
-                Ok((cel::Value::Bool(false), _)) => return,
-                Ok((other, _)) => {
-                    return fail(
-                        denials,
-                        format!(
-                            "matchCondition {name:?} did not evaluate to a bool (got {})",
-                            other.type_name()
-                        ),
-                    )
-                }
-                Err((e, _)) => {
-                    return fail(
-                        denials,
-                        format!(
-                            "failed to evaluate matchCondition {name:?}: {}",
-                            eval_err(&e, &p.source)
-                        ),
-                    )
-                }
-            },
-        }
+    match eval_match_conditions(&c.match_conditions, &act, &mut budget) {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => return fail(denials, e),
     }
     let actions = strs(
         binding.get("spec").unwrap_or(&Value::Null),
@@ -602,189 +288,59 @@ fn evaluate(
 // ---------------------------------------------------------------------------------------------
 
 fn res(plural: &str) -> Option<&'static Resource> {
-    registry::find(GROUP, "v1", plural)
+    registry::find(super::policy::GROUP, "v1", plural)
 }
 
-async fn load(api: &Api, prev: &Snapshot) -> ApiResult<Snapshot> {
-    let (Some(pres), Some(bres)) = (
-        res("validatingadmissionpolicies"),
-        res("validatingadmissionpolicybindings"),
-    ) else {
-        return Ok(Snapshot::default());
+/// Upstream's policy status controller: each new generation gets `status.typeChecking`.
+fn type_check_all(api: Api, snap: std::sync::Arc<Snapshot<Compiled>>) -> BoxFuture<'static, ()> {
+    Box::pin(async move { type_check_snapshot(&api, &snap).await })
+}
+
+async fn type_check_snapshot(api: &Api, snap: &Snapshot<Compiled>) {
+    let Some(pres) = res("validatingadmissionpolicies") else {
+        return;
     };
-    let policies = api.list(pres, None, &ListParams::default()).await?;
-    let bindings = api.list(bres, None, &ListParams::default()).await?;
-    let mut snap = Snapshot::default();
-    for p in arr(&policies, "/items") {
-        let name = s(p, "/metadata/name").to_string();
-        // Recompile only what changed.
-        let compiled = match prev.policies.get(&name) {
-            Some(c)
-                if c.policy.pointer("/metadata/generation")
-                    == p.pointer("/metadata/generation")
-                    && c.policy.get("spec") == p.get("spec") =>
-            {
-                Arc::new(Compiled {
-                    policy: p.clone(),
-                    ..clone_compiled(c)
-                })
-            }
-            _ => Arc::new(compile_policy(p)),
-        };
-        snap.policies.insert(name, compiled);
-    }
-    for b in arr(&bindings, "/items") {
-        snap.bindings
-            .entry(s(b, "/spec/policyName").to_string())
-            .or_default()
-            .push(b.clone());
-    }
-    Ok(snap)
-}
-
-fn clone_compiled(c: &Compiled) -> Compiled {
-    // Programs are cheap to clone (the parsed expression is shared).
-    Compiled {
-        policy: c.policy.clone(),
-        ignore_failures: c.ignore_failures,
-        variables: c.variables.clone(),
-        match_conditions: c.match_conditions.clone(),
-        validations: c
-            .validations
-            .iter()
-            .map(|v| Validation {
-                expression: v.expression.clone(),
-                program: v.program.clone(),
-                message: v.message.clone(),
-                message_expression: v.message_expression.clone(),
-                reason: v.reason.clone(),
-            })
-            .collect(),
-        audit: c.audit.clone(),
-        config_error: c.config_error.clone(),
-    }
-}
-
-impl State {
-    async fn refresh(&self, api: &Api) {
-        let prev = self.current();
-        match load(api, &prev).await {
-            Ok(snap) => {
-                if let Ok(mut w) = self.snapshot.write() {
-                    *w = Arc::new(snap);
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e.message, "ValidatingAdmissionPolicy: reload failed")
-            }
+    for (name, entry) in &snap.policies {
+        let generation = entry.object.pointer("/metadata/generation").cloned();
+        if generation.is_some()
+            && entry.object.pointer("/status/observedGeneration") == generation.as_ref()
+        {
+            continue;
         }
-    }
-
-    fn current(&self) -> Arc<Snapshot> {
-        self.snapshot.read().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    /// Loads the policies once and starts the task that keeps them current.
-    async fn ensure_started(self: &Arc<Self>, api: &Api) {
-        self.started
-            .get_or_init(|| async {
-                self.refresh(api).await;
-                let me = self.clone();
-                let api = api.clone();
-                tokio::spawn(async move { me.run(api).await });
+        // Built-in kinds are checked against the OpenAPI documents, generated on first use
+        // (a while in debug builds: off the async workers).
+        if !crate::openapi::service().is_built() {
+            let _ = tokio::task::spawn_blocking(|| {
+                crate::openapi::service().built();
             })
             .await;
-    }
-
-    async fn run(self: Arc<Self>, api: Api) {
-        let (Some(pres), Some(bres)) = (
-            res("validatingadmissionpolicies"),
-            res("validatingadmissionpolicybindings"),
-        ) else {
-            return;
-        };
-        loop {
-            let p = || WatchParams {
-                timeout: Some(Duration::from_secs(3600)),
-                ..Default::default()
-            };
-            let (mut prx, mut brx) = match (
-                api.watch(pres, None, p()).await,
-                api.watch(bres, None, p()).await,
-            ) {
-                (Ok(a), Ok(b)) => (a, b),
-                _ => {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-            self.refresh(&api).await;
-            self.type_check_all(&api).await;
-            loop {
-                let ev = tokio::select! {
-                    e = prx.recv() => e,
-                    e = brx.recv() => e,
-                };
-                match ev {
-                    None => break,
-                    Some(e) if e["type"] == "ERROR" => break,
-                    _ => {}
-                }
-                while prx.try_recv().is_ok() || brx.try_recv().is_ok() {}
-                self.refresh(&api).await;
-                self.type_check_all(&api).await;
-            }
         }
-    }
-
-    /// Upstream's policy status controller: each new generation gets `status.typeChecking`.
-    async fn type_check_all(&self, api: &Api) {
-        let Some(pres) = res("validatingadmissionpolicies") else {
-            return;
-        };
-        let snap = self.current();
-        for (name, c) in &snap.policies {
-            let generation = c.policy.pointer("/metadata/generation").cloned();
-            if generation.is_some()
-                && c.policy.pointer("/status/observedGeneration") == generation.as_ref()
-            {
-                continue;
-            }
-            // Built-in kinds are checked against the OpenAPI documents, generated on first use
-            // (a while in debug builds: off the async workers).
-            if !crate::openapi::service().is_built() {
-                let _ = tokio::task::spawn_blocking(|| {
-                    crate::openapi::service().built();
-                })
-                .await;
-            }
-            let policy = c.policy.clone();
-            let warnings = tokio::task::spawn_blocking(move || type_check(&policy))
-                .await
-                .unwrap_or_default();
-            let generation = generation.unwrap_or(json!(0));
-            let r = api
-                .update_with(pres, None, name, Some("status"), false, |cur| {
-                    let mut new = cur.clone();
-                    if cur.pointer("/metadata/generation") != Some(&generation) {
-                        return Err(ApiError::conflict(pres, name, "policy changed"));
+        let policy = entry.object.clone();
+        let warnings = tokio::task::spawn_blocking(move || type_check(&policy))
+            .await
+            .unwrap_or_default();
+        let generation = generation.unwrap_or(json!(0));
+        let r = api
+            .update_with(pres, None, name, Some("status"), false, |cur| {
+                let mut new = cur.clone();
+                if cur.pointer("/metadata/generation") != Some(&generation) {
+                    return Err(ApiError::conflict(pres, name, "policy changed"));
+                }
+                let status = new
+                    .as_object_mut()
+                    .map(|m| m.entry("status").or_insert_with(|| json!({})));
+                if let Some(st) = status {
+                    if !st.is_object() {
+                        *st = json!({});
                     }
-                    let status = new
-                        .as_object_mut()
-                        .map(|m| m.entry("status").or_insert_with(|| json!({})));
-                    if let Some(st) = status {
-                        if !st.is_object() {
-                            *st = json!({});
-                        }
-                        st["observedGeneration"] = generation.clone();
-                        st["typeChecking"] = json!({"expressionWarnings": warnings});
-                    }
-                    Ok(new)
-                })
-                .await;
-            if let Err(e) = r {
-                tracing::debug!(policy = %name, error = %e.message, "typeChecking status not written");
-            }
+                    st["observedGeneration"] = generation.clone();
+                    st["typeChecking"] = json!({"expressionWarnings": warnings});
+                }
+                Ok(new)
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::debug!(policy = %name, error = %e.message, "typeChecking status not written");
         }
     }
 }
@@ -906,80 +462,6 @@ pub fn type_check(policy: &Value) -> Vec<Value> {
 // The plugin
 // ---------------------------------------------------------------------------------------------
 
-async fn params_for(
-    api: &Api,
-    c: &Compiled,
-    binding: &Value,
-    a: &Attributes<'_>,
-) -> Result<Vec<Value>, String> {
-    let Some(pk) = c.policy.pointer("/spec/paramKind").filter(|p| !p.is_null()) else {
-        return Ok(vec![Value::Null]);
-    };
-    let Some(pr) = binding.pointer("/spec/paramRef").filter(|p| !p.is_null()) else {
-        return Ok(vec![Value::Null]);
-    };
-    let Some(pres) = param_resource(pk) else {
-        return Err(format!(
-            "paramKind kind `{}, Kind={}` not known",
-            s(pk, "/apiVersion"),
-            s(pk, "/kind")
-        ));
-    };
-    let ns: Option<String> = if pres.namespaced {
-        match s(pr, "/namespace") {
-            "" => match a.namespace {
-                Some(n) if !n.is_empty() => Some(n.to_string()),
-                _ => {
-                    return Err("cannot use namespaced paramRef in policy binding that matches cluster-scoped resources".into())
-                }
-            },
-            n => Some(n.to_string()),
-        }
-    } else {
-        if !s(pr, "/namespace").is_empty() {
-            return Err(
-                "paramRef.namespace must not be provided for a cluster-scoped `paramKind`".into(),
-            );
-        }
-        None
-    };
-    let name = s(pr, "/name");
-    let selector = pr.get("selector").filter(|x| !x.is_null());
-    let params: Vec<Value> = match (name, selector) {
-        (n, Some(_)) if !n.is_empty() => {
-            return Err("paramRef.name and paramRef.selector are mutually exclusive".into())
-        }
-        (n, None) if !n.is_empty() => match api.get(pres, ns.as_deref(), n).await {
-            Ok(p) => vec![p],
-            Err(e) if e.code == 404 => vec![],
-            Err(e) => return Err(e.message),
-        },
-        (_, Some(sel)) => {
-            let label = LabelSelector::parse(&LabelSelector::string_from_object(sel))
-                .map_err(|e| e.to_string())?;
-            let list = api
-                .list(
-                    pres,
-                    ns.as_deref(),
-                    &ListParams {
-                        label,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|e| e.message)?;
-            arr(&list, "/items").to_vec()
-        }
-        _ => return Err("one of name or selector must be provided".into()),
-    };
-    if params.is_empty() && s(pr, "/parameterNotFoundAction") == "Deny" {
-        return Err(
-            "no params found for policy binding with `Deny` parameterNotFoundAction".into(),
-        );
-    }
-    Ok(params)
-}
-
 #[async_trait]
 impl Plugin for ValidatingAdmissionPolicy {
     fn name(&self) -> &'static str {
@@ -994,106 +476,43 @@ impl Plugin for ValidatingAdmissionPolicy {
         old: Option<&Value>,
     ) -> ApiResult<()> {
         // Admission configuration itself is exempt (as upstream), so a bad policy can be fixed.
-        if a.resource.group == GROUP {
+        if a.resource.group == super::policy::GROUP {
             return Ok(());
         }
-        self.state.ensure_started(api).await;
-        let snap = self.state.current();
+        self.source.ensure_started(api).await;
+        let snap = self.source.current();
         if snap.policies.is_empty() {
             return Ok(());
         }
-        let ns_name = a
-            .namespace
-            .filter(|n| !n.is_empty() && a.resource.namespaced);
-        let mut ns_obj: Option<Value> = None;
-        if let (Some(n), Some(nsres)) = (ns_name, registry::find("", "v1", "namespaces")) {
-            ns_obj = api.get(nsres, None, n).await.ok();
-        }
+        let ns_obj = namespace_object(api, a).await;
         let mut denials: Vec<Denial> = Vec::new();
         let mut base: Option<Activation> = None;
-        for (pname, c) in &snap.policies {
-            let Some(bindings) = snap.bindings.get(pname) else {
-                continue;
-            };
-            if !resources_match(
-                c.policy.pointer("/spec/matchConstraints"),
-                a,
-                obj,
-                old,
-                ns_obj.as_ref(),
-                true,
-            ) {
-                continue;
-            }
-            if let Some(e) = &c.config_error {
-                if !c.ignore_failures {
-                    denials.push(Denial {
-                        policy: pname.clone(),
-                        binding: None,
-                        message: format!("failed to configure policy: {e}"),
-                        reason: None,
-                    });
-                }
-                continue;
-            }
-            for b in bindings {
-                if !resources_match(
-                    b.pointer("/spec/matchResources"),
-                    a,
-                    obj,
-                    old,
-                    ns_obj.as_ref(),
-                    false,
-                ) {
-                    continue;
-                }
-                let params = match params_for(api, c, b, a).await {
-                    Ok(p) => p,
-                    Err(e) => {
-                        if !c.ignore_failures {
-                            denials.push(Denial {
-                                policy: pname.clone(),
-                                binding: Some(s(b, "/metadata/name").to_string()),
-                                message: format!("failed to configure binding: {e}"),
-                                reason: None,
-                            });
-                        }
-                        continue;
-                    }
-                };
-                let base = base.get_or_insert_with(|| {
-                    let mut act = Activation::new();
-                    let j = |v: Option<&Value>| v.map_or(cel::Value::Null, |v| from_json(v, None));
-                    act.insert("object".into(), j(obj));
-                    act.insert("oldObject".into(), j(old));
-                    act.insert("request".into(), from_json(&request_value(a), None));
-                    act.insert("namespaceObject".into(), j(ns_obj.as_ref()));
-                    if let Some(z) = AUTHORIZER.get() {
-                        let authz: Arc<dyn stdlib::Authorizer> = Arc::new(RbacAuthorizer {
-                            authz: z.clone(),
-                            user: a.user.clone(),
+        for inv in invocations(api, &snap, a, obj, old, ns_obj.as_ref()).await {
+            match inv {
+                Invocation::ConfigError {
+                    policy_name,
+                    compiled,
+                    binding,
+                    message,
+                } => {
+                    if !compiled.ignore_failures {
+                        denials.push(Denial {
+                            policy: policy_name.to_string(),
+                            binding,
+                            message,
+                            reason: None,
                         });
-                        act.insert("authorizer".into(), stdlib::authorizer_value(authz.clone()));
-                        let r = a.resource;
-                        let check = stdlib::AuthzCheck {
-                            group: r.group.into(),
-                            resource: r.plural.into(),
-                            subresource: a.subresource.into(),
-                            namespace: a.namespace.unwrap_or_default().into(),
-                            name: a.name.into(),
-                            ..Default::default()
-                        };
-                        act.insert(
-                            "authorizer.requestResource".into(),
-                            cel::Value::Ext(Arc::new(cel::value::Ext::Authz(
-                                stdlib::AuthzValue::ResourceCheck(authz, check),
-                            ))),
-                        );
                     }
-                    act
-                });
-                for p in params {
-                    evaluate(c, b, a, base, p, &mut denials);
+                }
+                Invocation::Invoke {
+                    compiled,
+                    binding,
+                    param,
+                    ..
+                } => {
+                    let base =
+                        base.get_or_insert_with(|| base_activation(a, obj, old, ns_obj.as_ref()));
+                    evaluate(compiled, binding, a, base, param, &mut denials);
                 }
             }
         }
