@@ -1,6 +1,7 @@
 //! Watch-fed caches of the small kinds admission plugins look up on every write (upstream's
-//! plugins read the same kinds from informers): LimitRanges, PriorityClasses, StorageClasses,
-//! IngressClasses, RuntimeClasses and ServiceAccounts.
+//! plugins read the same kinds from informers): Namespaces, ResourceQuotas (whether a namespace
+//! has any), LimitRanges, PriorityClasses,
+//! StorageClasses, IngressClasses, RuntimeClasses and ServiceAccounts.
 //!
 //! A cache starts on first use: it lists the resource, then follows a watch from that revision.
 //! Until that list is in, and whenever the watch has to restart, lookups go to the datastore, so
@@ -22,6 +23,8 @@ use crate::store::{Api, ListParams, WatchParams};
 
 /// The kinds worth caching (small, read on most writes, rarely written).
 const CACHED: &[(&str, &str)] = &[
+    ("", "namespaces"),
+    ("", "resourcequotas"),
     ("", "limitranges"),
     ("", "serviceaccounts"),
     ("scheduling.k8s.io", "priorityclasses"),

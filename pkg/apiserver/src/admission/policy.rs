@@ -347,7 +347,7 @@ pub(super) async fn namespace_object(api: &Api, a: &Attributes<'_>) -> Option<Va
         .namespace
         .filter(|n| !n.is_empty() && a.resource.namespaced)?;
     let nsres = registry::find("", "v1", "namespaces")?;
-    api.get(nsres, None, n).await.ok()
+    super::cache::get(api, nsres, None, n).await.ok().flatten()
 }
 
 /// The activation every policy expression of one request sees (params and variables are

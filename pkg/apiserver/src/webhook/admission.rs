@@ -155,9 +155,9 @@ async fn match_namespace(
     }
     let nsres = registry::find("", "v1", "namespaces")
         .ok_or_else(|| ApiError::internal("namespaces are not served"))?;
-    match api.get(nsres, None, ns).await {
-        Ok(n) => Ok(sel.matches(labels(Some(&n)))),
-        Err(e) if e.code == 404 => Err(e),
+    match crate::admission::cache::get(api, nsres, None, ns).await {
+        Ok(Some(n)) => Ok(sel.matches(labels(Some(&n)))),
+        Ok(None) => Err(ApiError::not_found(nsres, ns)),
         Err(e) => Err(ApiError::internal(e.message)),
     }
 }

@@ -344,11 +344,9 @@ impl PodSecurity {
         let Some(nsres) = registry::find("", "v1", "namespaces") else {
             return Ok(None);
         };
-        match api.get(nsres, None, ns).await {
-            Ok(obj) => Ok(Some(policy_from_labels(labels_of(&obj), &self.defaults))),
-            Err(e) if e.code == 404 => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(super::cache::get(api, nsres, None, ns)
+            .await?
+            .map(|obj| policy_from_labels(labels_of(&obj), &self.defaults)))
     }
 
     async fn validate_namespace(
