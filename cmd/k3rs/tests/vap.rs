@@ -325,4 +325,53 @@ spec:
         st["status"]["typeChecking"]["expressionWarnings"],
         serde_json::json!([])
     );
+
+    // Invalid policies and bindings are refused with upstream's field errors.
+    let invalid = write(
+        &k,
+        "invalid.yaml",
+        r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: broken
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [""]
+      apiVersions: ["v1"]
+      operations: ["CREATE"]
+      resources: ["pods"]
+  validations:
+  - expression: "object.nope("
+  - expression: "1 + 1"
+    reason: Teapot
+"#,
+    );
+    let out = k.err(&["apply", "-f", &invalid]);
+    for want in [
+        "spec.validations[0].expression: Invalid value: \"object.nope(\": compilation failed",
+        "spec.validations[1].expression: Invalid value: \"1 + 1\": must evaluate to bool but got int",
+        "spec.validations[1].reason: Unsupported value: \"Teapot\"",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in {out}");
+    }
+    let binding = write(
+        &k,
+        "binding.yaml",
+        r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: broken
+spec:
+  policyName: max-replicas
+  validationActions: [Deny, Warn]
+"#,
+    );
+    let out = k.err(&["apply", "-f", &binding]);
+    assert!(
+        out.contains("spec.validationActions: Invalid value: [\"Deny\",\"Warn\"]: must not contain both Deny and Warn"),
+        "{out}"
+    );
 }

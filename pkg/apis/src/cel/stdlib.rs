@@ -823,6 +823,9 @@ pub fn call(name: &str, args: &[Value]) -> R {
         ("_[_]", [Map(m), k]) => map_get(m, k)
             .cloned()
             .ok_or_else(|| format!("no such key: {}", key_text(k))),
+        // Indexing an optional list or map propagates the optional (cel-go's optional library).
+        ("_[_]", [Optional(None), _]) => Ok(Optional(None)),
+        ("_[_]", [Optional(Some(inner)), k]) => call("_[?_]", &[(**inner).clone(), k.clone()]),
         ("_[?_]", [Optional(None), _]) => Ok(Optional(None)),
         ("_[?_]", [Optional(Some(inner)), k]) => call(name, &[(**inner).clone(), k.clone()]),
         ("_[?_]", [List(l), i]) => {

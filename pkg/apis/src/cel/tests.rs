@@ -397,3 +397,28 @@ fn mutation_types_construct_objects_and_json_patches() {
         "{err}"
     );
 }
+
+#[test]
+fn indexing_an_optional_propagates_it() {
+    let mut env = Env::new();
+    env.declare("request", admission::request_type(), None);
+    let p = env
+        .compile("request.userInfo.extra[?'node'][0].orValue('none')")
+        .expect("compiles");
+    assert_eq!(p.ty, Type::String);
+    let mut act = Activation::new();
+    for (extra, want) in [
+        (json!({"node": ["n1"]}), "n1"),
+        (json!({}), "none"),
+        (json!({"node": []}), "none"),
+    ] {
+        act.insert(
+            "request".into(),
+            value::from_json(&json!({"userInfo": {"extra": extra}}), None),
+        );
+        assert_eq!(
+            p.eval(&act, PER_CALL_LIMIT).unwrap().0.to_json(),
+            json!(want)
+        );
+    }
+}

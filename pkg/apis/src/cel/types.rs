@@ -283,7 +283,7 @@ _&&_(bool, bool) -> bool; _||_(bool, bool) -> bool
 @not_strictly_false(bool) -> bool
 _==_(A, A) -> bool; _!=_(A, A) -> bool
 @in(A, list(A)) -> bool; @in(A, map(A, B)) -> bool
-_[_](list(A), int) -> A; _[_](map(K, V), K) -> V
+_[_](list(A), int) -> A; _[_](map(K, V), K) -> V; _[_](opt(list(A)), int) -> opt(A); _[_](opt(map(K, V)), K) -> opt(V)
 _[?_](list(A), int) -> opt(A); _[?_](map(K, V), K) -> opt(V); _[?_](opt(list(A)), int) -> opt(A); _[?_](opt(map(K, V)), K) -> opt(V)
 size(string) -> int; size(bytes) -> int; size(list(A)) -> int; size(map(K, V)) -> int
 string.size() -> int; bytes.size() -> int; list(A).size() -> int; map(K, V).size() -> int

@@ -314,6 +314,12 @@ fn validate_kind(group: &str, kind: &str, obj: &Value, old: Option<&Value>, errs
         ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration") => {
             webhook::validate_configuration(obj, old, false, errs)
         }
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy") => {
+            policy::validate_validating_admission_policy(obj, errs)
+        }
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding") => {
+            policy::validate_validating_admission_policy_binding(obj, errs)
+        }
         ("admissionregistration.k8s.io", "MutatingAdmissionPolicy") => {
             policy::validate_mutating_admission_policy(obj, errs)
         }

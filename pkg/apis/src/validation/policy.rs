@@ -1,6 +1,7 @@
-//! MutatingAdmissionPolicy and MutatingAdmissionPolicyBinding (admissionregistration.k8s.io
-//! v1beta1), as upstream's `validateMutatingAdmissionPolicy`: required fields, supported values,
-//! and every expression compiled (variables, match conditions, mutations with their result type).
+//! Admission policies and their bindings (ValidatingAdmissionPolicy, admissionregistration v1;
+//! MutatingAdmissionPolicy, v1beta1), as upstream's validation: required fields, supported
+//! values, and every expression compiled (variables, match conditions, validations, audit
+//! annotations, mutations with their result types).
 
 use serde_json::Value;
 
@@ -57,8 +58,10 @@ fn compile_error(errs: &mut Errs, field: String, expr: &str, e: String) {
     errs.push(invalid(field, Value::String(expr.to_string()), e));
 }
 
-pub(super) fn validate_mutating_admission_policy(obj: &Value, errs: &mut Errs) {
-    let spec = get(obj, "spec").unwrap_or(&Value::Null);
+/// What both policy kinds' specs have: `failurePolicy`, `paramKind`, `matchConstraints`,
+/// `variables` and `matchConditions`. Returns the environment (with `variables`) the policy's
+/// other expressions compile in.
+fn validate_policy_common(spec: &Value, mutating: bool, errs: &mut Errs) -> cel::Env {
     let sp = "spec";
     match get_str(spec, "failurePolicy", sp, errs) {
         None => errs.push(required(child(sp, "failurePolicy"), "")),
@@ -81,7 +84,7 @@ pub(super) fn validate_mutating_admission_policy(obj: &Value, errs: &mut Errs) {
         None => errs.push(required(child(sp, "matchConstraints"), "")),
         Some(m) => {
             let mp = child(sp, "matchConstraints");
-            validate_match_resources(m, &mp, true, errs);
+            validate_match_resources(m, &mp, mutating, errs);
             if get_array(m, "resourceRules", &mp, errs).is_empty() {
                 errs.push(required(child(&mp, "resourceRules"), ""));
             }
@@ -158,6 +161,13 @@ pub(super) fn validate_mutating_admission_policy(obj: &Value, errs: &mut Errs) {
             }
         }
     }
+    env
+}
+
+pub(super) fn validate_mutating_admission_policy(obj: &Value, errs: &mut Errs) {
+    let spec = get(obj, "spec").unwrap_or(&Value::Null);
+    let sp = "spec";
+    let env = validate_policy_common(spec, true, errs);
     let mut patch_env = env.clone();
     patch_env.enable_mutation_types();
     let mutations = object_items(spec, "mutations", sp, errs);
@@ -214,7 +224,191 @@ pub(super) fn validate_mutating_admission_policy(obj: &Value, errs: &mut Errs) {
     }
 }
 
+const VALIDATION_ACTIONS: &[&str] = &["Audit", "Deny", "Warn"];
+const VALIDATION_REASONS: &[&str] = &[
+    "Forbidden",
+    "Invalid",
+    "RequestEntityTooLarge",
+    "Unauthorized",
+];
+
+/// Compiles an expression of a ValidatingAdmissionPolicy that must have one of `types` (`dyn` is
+/// accepted: it is checked when evaluated).
+fn check_expression(
+    env: &cel::Env,
+    expr: &str,
+    types: &[cel::Type],
+    field: String,
+    errs: &mut Errs,
+) {
+    match env.compile(expr) {
+        Ok(p) if p.ty != cel::Type::Dyn && !types.contains(&p.ty) => compile_error(
+            errs,
+            field,
+            expr,
+            format!(
+                "must evaluate to {} but got {}",
+                types
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                p.ty
+            ),
+        ),
+        Ok(_) => {}
+        Err(e) => compile_error(
+            errs,
+            field,
+            expr,
+            format!("compilation failed: {}", e.message),
+        ),
+    }
+}
+
+pub(super) fn validate_validating_admission_policy(obj: &Value, errs: &mut Errs) {
+    let spec = get(obj, "spec").unwrap_or(&Value::Null);
+    let sp = "spec";
+    let env = validate_policy_common(spec, false, errs);
+    let validations = object_items(spec, "validations", sp, errs);
+    let audits = object_items(spec, "auditAnnotations", sp, errs);
+    if validations.is_empty() && audits.is_empty() {
+        let msg = "validations or auditAnnotations must contain at least one item";
+        errs.push(required(child(sp, "validations"), msg));
+        errs.push(required(child(sp, "auditAnnotations"), msg));
+    }
+    for (_, vp, v) in validations {
+        let expr = str_or_empty(v, "expression", &vp, errs);
+        if expr.trim().is_empty() {
+            errs.push(required(
+                child(&vp, "expression"),
+                "expression is not specified",
+            ));
+        } else {
+            check_expression(
+                &env,
+                expr,
+                &[cel::Type::Bool],
+                child(&vp, "expression"),
+                errs,
+            );
+        }
+        let me = str_or_empty(v, "messageExpression", &vp, errs);
+        if !me.is_empty() && me.trim().is_empty() {
+            errs.push(invalid(
+                child(&vp, "messageExpression"),
+                me,
+                "must be non-empty if specified",
+            ));
+        } else if !me.trim().is_empty() {
+            check_expression(
+                &env,
+                me,
+                &[cel::Type::String],
+                child(&vp, "messageExpression"),
+                errs,
+            );
+        }
+        let msg = str_or_empty(v, "message", &vp, errs);
+        if !msg.is_empty() && msg.trim().is_empty() {
+            errs.push(invalid(
+                child(&vp, "message"),
+                msg,
+                "must be non-empty if specified",
+            ));
+        } else if msg.trim().contains(['\n', '\r']) {
+            errs.push(invalid(
+                child(&vp, "message"),
+                msg,
+                "must not contain line breaks",
+            ));
+        }
+        if let Some(r) = get_str(v, "reason", &vp, errs) {
+            if !VALIDATION_REASONS.contains(&r) {
+                errs.push(not_supported(child(&vp, "reason"), r, VALIDATION_REASONS));
+            }
+        }
+    }
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let mut keys: Vec<&str> = Vec::new();
+    for (_, ap, a) in audits {
+        let key = str_or_empty(a, "key", &ap, errs);
+        if name.is_empty() {
+            errs.push(invalid(
+                child(&ap, "key"),
+                key,
+                "requires metadata.name be non-empty",
+            ));
+        } else {
+            invalid_each(
+                errs,
+                &child(&ap, "key"),
+                &format!("{name}/{key}"),
+                formats::qualified_name(&format!("{name}/{key}")),
+            );
+        }
+        if keys.contains(&key) {
+            errs.push(duplicate(child(&ap, "key"), key));
+        } else {
+            keys.push(key);
+        }
+        let expr = str_or_empty(a, "valueExpression", &ap, errs).trim();
+        if expr.is_empty() {
+            errs.push(required(
+                child(&ap, "valueExpression"),
+                "valueExpression is not specified",
+            ));
+        } else {
+            check_expression(
+                &env,
+                expr,
+                &[cel::Type::String, cel::Type::Null],
+                child(&ap, "valueExpression"),
+                errs,
+            );
+        }
+    }
+}
+
+pub(super) fn validate_validating_admission_policy_binding(obj: &Value, errs: &mut Errs) {
+    validate_binding_common(obj, errs);
+    let spec = get(obj, "spec").unwrap_or(&Value::Null);
+    let path = child("spec", "validationActions");
+    let actions = string_items(spec, "validationActions", "spec", errs);
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, a) in &actions {
+        if !VALIDATION_ACTIONS.contains(a) {
+            errs.push(not_supported(index(&path, *i), *a, VALIDATION_ACTIONS));
+        }
+        if seen.contains(a) {
+            errs.push(duplicate(index(&path, *i), *a));
+        }
+        seen.push(a);
+    }
+    if seen.contains(&"Deny") && seen.contains(&"Warn") {
+        errs.push(invalid(
+            &path,
+            Value::Array(actions.iter().map(|(_, a)| Value::from(*a)).collect()),
+            "must not contain both Deny and Warn (repeating the same validation failure information in the API response and headers serves no purpose)",
+        ));
+    }
+    if seen.is_empty() {
+        errs.push(required(
+            &path,
+            "at least one validation action is required",
+        ));
+    }
+}
+
 pub(super) fn validate_mutating_admission_policy_binding(obj: &Value, errs: &mut Errs) {
+    validate_binding_common(obj, errs);
+}
+
+/// `policyName` and `matchResources`.
+fn validate_binding_common(obj: &Value, errs: &mut Errs) {
     let spec = get(obj, "spec").unwrap_or(&Value::Null);
     let sp = "spec";
     let name = str_or_empty(spec, "policyName", sp, errs);
