@@ -271,6 +271,257 @@ pub(crate) fn validate_priority_class(obj: &Value, old: Option<&Value>, errs: &m
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// ResourceQuota (upstream `ValidateResourceQuota[Update]`).
+// ---------------------------------------------------------------------------------------------
+
+/// Upstream `standardQuotaResources` (hugepages are added by prefix).
+const STANDARD_QUOTA_RESOURCES: &[&str] = &[
+    "cpu",
+    "memory",
+    "ephemeral-storage",
+    "requests.cpu",
+    "requests.memory",
+    "requests.storage",
+    "requests.ephemeral-storage",
+    "limits.cpu",
+    "limits.memory",
+    "limits.ephemeral-storage",
+    "pods",
+    "resourcequotas",
+    "services",
+    "replicationcontrollers",
+    "secrets",
+    "persistentvolumeclaims",
+    "configmaps",
+    "services.nodeports",
+    "services.loadbalancers",
+];
+
+/// Upstream `integerResources` (extended resources are integers too).
+const INTEGER_RESOURCES: &[&str] = &[
+    "pods",
+    "resourcequotas",
+    "services",
+    "replicationcontrollers",
+    "secrets",
+    "configmaps",
+    "persistentvolumeclaims",
+    "services.nodeports",
+    "services.loadbalancers",
+];
+
+const QUOTA_SCOPES: &[&str] = &[
+    "Terminating",
+    "NotTerminating",
+    "BestEffort",
+    "NotBestEffort",
+    "PriorityClass",
+    "VolumeAttributesClass",
+    "CrossNamespacePodAffinity",
+];
+
+fn is_quota_huge_pages(name: &str) -> bool {
+    name.starts_with("hugepages-") || name.starts_with("requests.hugepages-")
+}
+
+fn is_standard_quota_resource(name: &str) -> bool {
+    STANDARD_QUOTA_RESOURCES.contains(&name) || is_quota_huge_pages(name)
+}
+
+/// Upstream `IsExtendedResourceName`: not native, not `requests.`-prefixed, and a qualified
+/// name once prefixed with `requests.`.
+fn is_extended_resource(name: &str) -> bool {
+    let native = !name.contains('/') || name.contains("kubernetes.io/");
+    !native
+        && !name.starts_with("requests.")
+        && super::formats::qualified_name(&format!("requests.{name}")).is_empty()
+}
+
+/// Upstream `IsResourceQuotaScopeValidForResource`.
+fn scope_valid_for(scope: &str, resource: &str) -> bool {
+    const POD_COUNT: &[&str] = &["pods"];
+    const POD_COMPUTE: &[&str] = &[
+        "cpu",
+        "memory",
+        "limits.cpu",
+        "limits.memory",
+        "requests.cpu",
+        "requests.memory",
+    ];
+    match scope {
+        "Terminating"
+        | "NotTerminating"
+        | "NotBestEffort"
+        | "PriorityClass"
+        | "CrossNamespacePodAffinity" => {
+            POD_COUNT.contains(&resource) || POD_COMPUTE.contains(&resource)
+        }
+        "BestEffort" => POD_COUNT.contains(&resource),
+        "VolumeAttributesClass" => {
+            ["persistentvolumeclaims", "requests.storage"].contains(&resource)
+        }
+        _ => true,
+    }
+}
+
+/// A `hard`/`used` map: resource names valid for quota, values non-negative (integers for
+/// countable resources).
+fn validate_quota_list(parent: &Value, k: &str, path: &str, errs: &mut Errs) -> Vec<String> {
+    let list_path = child(path, k);
+    let mut names = Vec::new();
+    for (name, q) in resource_list(parent, k, path, errs) {
+        let rp = key(&list_path, &name);
+        let msgs = super::formats::qualified_name(&name);
+        if !msgs.is_empty() {
+            invalid_each(errs, &rp, &name, msgs);
+        } else if !name.contains('/') {
+            let standard = is_standard_quota_resource(&name) || name == "storage";
+            if !standard {
+                errs.push(invalid(
+                    &rp,
+                    name.as_str(),
+                    "must be a standard resource type or fully qualified",
+                ));
+            }
+            if !is_standard_quota_resource(&name) {
+                errs.push(invalid(
+                    &rp,
+                    name.as_str(),
+                    "must be a standard resource for quota",
+                ));
+            }
+        }
+        if q.sign() < 0 {
+            errs.push(invalid(
+                &rp,
+                q.canonical(),
+                "must be greater than or equal to 0",
+            ));
+        }
+        let integer = INTEGER_RESOURCES.contains(&name.as_str()) || is_extended_resource(&name);
+        if integer && q.milli_value() % 1000 != 0 {
+            errs.push(invalid(&rp, q.canonical(), "must be an integer"));
+        }
+        names.push(name);
+    }
+    names
+}
+
+pub(crate) fn validate_resource_quota(obj: &Value, old: Option<&Value>, errs: &mut Errs) {
+    let empty = Value::Null;
+    let spec = get(obj, "spec").unwrap_or(&empty);
+    let hard = validate_quota_list(spec, "hard", "spec", errs);
+    let scopes = string_items(spec, "scopes", "spec", errs);
+    let scopes_value = || Value::Array(scopes.iter().map(|(_, s)| Value::from(*s)).collect());
+    let conflicting = |set: &[&str]| {
+        [
+            ["BestEffort", "NotBestEffort"],
+            ["Terminating", "NotTerminating"],
+        ]
+        .iter()
+        .any(|pair| pair.iter().all(|p| set.contains(p)))
+    };
+    let scope_names: Vec<&str> = scopes.iter().map(|(_, s)| *s).collect();
+    for (_, scope) in &scopes {
+        if !QUOTA_SCOPES.contains(scope) {
+            errs.push(invalid("spec.scopes", scopes_value(), "unsupported scope"));
+        }
+        for h in &hard {
+            if is_standard_quota_resource(h) && !scope_valid_for(scope, h) {
+                errs.push(invalid(
+                    "spec.scopes",
+                    scopes_value(),
+                    "unsupported scope applied to resource",
+                ));
+            }
+        }
+    }
+    if conflicting(&scope_names) {
+        errs.push(invalid("spec.scopes", scopes_value(), "conflicting scopes"));
+    }
+    if let Some(sel) = get(spec, "scopeSelector").filter(|s| !s.is_null()) {
+        let mp = "spec.scopeSelector.matchExpressions";
+        let mut seen: Vec<&str> = Vec::new();
+        for (_, rp, req) in object_items(sel, "matchExpressions", "spec.scopeSelector", errs) {
+            let scope = str_or_empty(req, "scopeName", &rp, errs);
+            let op = str_or_empty(req, "operator", &rp, errs);
+            let values = string_items(req, "values", &rp, errs);
+            if !QUOTA_SCOPES.contains(&scope) {
+                errs.push(invalid(child(mp, "scopeName"), scope, "unsupported scope"));
+            }
+            for h in &hard {
+                if is_standard_quota_resource(h) && !scope_valid_for(scope, h) {
+                    errs.push(invalid(
+                        mp,
+                        sel.clone(),
+                        "unsupported scope applied to resource",
+                    ));
+                }
+            }
+            if matches!(
+                scope,
+                "BestEffort"
+                    | "NotBestEffort"
+                    | "Terminating"
+                    | "NotTerminating"
+                    | "CrossNamespacePodAffinity"
+            ) && op != "Exists"
+            {
+                errs.push(invalid(
+                    child(mp, "operator"),
+                    op,
+                    "must be 'Exists' when scope is any of ResourceQuotaScopeTerminating, ResourceQuotaScopeNotTerminating, ResourceQuotaScopeBestEffort, ResourceQuotaScopeNotBestEffort or ResourceQuotaScopeCrossNamespacePodAffinity",
+                ));
+            }
+            match op {
+                "In" | "NotIn" if values.is_empty() => errs.push(required(
+                    child(mp, "values"),
+                    "must be at least one value when `operator` is 'In' or 'NotIn' for scope selector",
+                )),
+                "Exists" | "DoesNotExist" if !values.is_empty() => errs.push(invalid(
+                    child(mp, "values"),
+                    Value::Array(values.iter().map(|(_, v)| Value::from(*v)).collect()),
+                    "must be no value when `operator` is 'Exist' or 'DoesNotExist' for scope selector",
+                )),
+                "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+                _ => errs.push(invalid(
+                    child(mp, "operator"),
+                    op,
+                    "not a valid selector operator",
+                )),
+            }
+            seen.push(scope);
+        }
+        if conflicting(&seen) {
+            errs.push(invalid(mp, scopes_value(), "conflicting scopes"));
+        }
+    }
+    if let Some(status) = get(obj, "status").filter(|s| s.is_object()) {
+        validate_quota_list(status, "hard", "status", errs);
+        validate_quota_list(status, "used", "status", errs);
+    }
+    if let Some(old) = old {
+        let mut before: Vec<String> = old
+            .pointer("/spec/scopes")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut after: Vec<String> = scope_names.iter().map(|s| s.to_string()).collect();
+        before.sort();
+        before.dedup();
+        after.sort();
+        after.dedup();
+        if before != after {
+            errs.push(invalid("spec.scopes", scopes_value(), "field is immutable"));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

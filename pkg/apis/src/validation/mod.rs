@@ -292,6 +292,7 @@ fn validate_kind(group: &str, kind: &str, obj: &Value, old: Option<&Value>, errs
         ("", "Namespace") => config::validate_namespace(obj, old, errs),
         ("", "ServiceAccount") => config::validate_service_account(obj, errs),
         ("", "LimitRange") => limits::validate_limit_range(obj, errs),
+        ("", "ResourceQuota") => limits::validate_resource_quota(obj, old, errs),
         ("scheduling.k8s.io", "PriorityClass") => limits::validate_priority_class(obj, old, errs),
         ("apps", "Deployment") => workloads::validate_deployment(obj, old, errs),
         ("apps", "ReplicaSet") => workloads::validate_replica_set(obj, old, errs),

@@ -1489,3 +1489,71 @@ fn regex_error_examples_are_spelled_like_upstream() {
         vec!["name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')".to_string()]
     );
 }
+
+#[test]
+fn resource_quotas_are_validated_as_upstream() {
+    let quota = |spec: Value| json!({"metadata": {"name": "q", "namespace": "ns"}, "spec": spec});
+    assert_valid(&create(
+        "",
+        "ResourceQuota",
+        true,
+        &quota(
+            json!({"hard": {"pods": "10", "requests.cpu": "1500m", "count/deployments.apps": "3",
+            "requests.nvidia.com/gpu": "2", "hugepages-2Mi": "1Gi"}}),
+        ),
+    ));
+    assert_valid(&create(
+        "",
+        "ResourceQuota",
+        true,
+        &quota(json!({"hard": {"pods": "10", "requests.cpu": "1500m"},
+            "scopeSelector": {"matchExpressions": [
+                {"scopeName": "PriorityClass", "operator": "In", "values": ["high"]}]}})),
+    ));
+    let errs = create(
+        "",
+        "ResourceQuota",
+        true,
+        &quota(
+            json!({"hard": {"foo": "1", "storage": "1Gi", "pods": "1500m",
+            "configmaps": "-1"}, "scopes": ["BestEffort", "NotBestEffort"]}),
+        ),
+    );
+    let msgs: Vec<String> = errs.iter().map(FieldError::message).collect();
+    for want in [
+        "spec.hard[foo]: Invalid value: \"foo\": must be a standard resource type or fully qualified",
+        "spec.hard[foo]: Invalid value: \"foo\": must be a standard resource for quota",
+        "spec.hard[storage]: Invalid value: \"storage\": must be a standard resource for quota",
+        "spec.hard[pods]: Invalid value: \"1500m\": must be an integer",
+        "spec.hard[configmaps]: Invalid value: \"-1\": must be greater than or equal to 0",
+        "spec.scopes: Invalid value: [\"BestEffort\",\"NotBestEffort\"]: conflicting scopes",
+        "spec.scopes: Invalid value: [\"BestEffort\",\"NotBestEffort\"]: unsupported scope applied to resource",
+    ] {
+        assert!(msgs.iter().any(|m| m == want), "missing {want:?} in {msgs:#?}");
+    }
+    let errs = create(
+        "",
+        "ResourceQuota",
+        true,
+        &quota(
+            json!({"hard": {"pods": "1"}, "scopeSelector": {"matchExpressions": [
+            {"scopeName": "Terminating", "operator": "In", "values": ["x"]},
+            {"scopeName": "PriorityClass", "operator": "In"}]}}),
+        ),
+    );
+    assert_has(
+        &errs,
+        "spec.scopeSelector.matchExpressions.operator",
+        CauseType::Invalid,
+    );
+    assert_has(
+        &errs,
+        "spec.scopeSelector.matchExpressions.values",
+        CauseType::Required,
+    );
+    // Scopes may not change.
+    let old = quota(json!({"hard": {"pods": "1"}, "scopes": ["Terminating"]}));
+    let new = quota(json!({"hard": {"pods": "1"}, "scopes": ["NotTerminating"]}));
+    let errs = validate_update("", "ResourceQuota", true, &new, &old);
+    assert_has(&errs, "spec.scopes", CauseType::Invalid);
+}
