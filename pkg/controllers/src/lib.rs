@@ -10,6 +10,7 @@
 //! controller and the resource quota controller.
 
 pub mod clusterrole_aggregation;
+mod common;
 pub mod gc;
 pub mod namespace;
 pub mod namespace_defaults;
