@@ -11,6 +11,7 @@
 
 pub mod clusterrole_aggregation;
 mod common;
+pub mod deployment;
 pub mod gc;
 pub mod namespace;
 pub mod namespace_defaults;

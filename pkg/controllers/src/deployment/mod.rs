@@ -1,0 +1,3 @@
+//! The Deployment controller (see the following commits).
+
+pub mod hash;
