@@ -546,19 +546,21 @@ fn object_lifecycle(k: &K3rs) {
         ),
         (Some(7), Some(3))
     );
+    // (A status field the Deployment controller, which rewrites the status meanwhile, never
+    // sets: collisionCount.)
     let (code, v) = k.http(
         "PATCH",
         base,
         "application/merge-patch+json",
-        r#"{"status":{"replicas":1},"spec":{"paused":true}}"#,
+        r#"{"status":{"collisionCount":5},"spec":{"paused":true}}"#,
     );
     assert_eq!(code, 200, "{v}");
     assert_eq!(
         (
-            v["status"]["replicas"].as_i64(),
+            v["status"]["collisionCount"].as_i64(),
             v["spec"]["paused"].as_bool()
         ),
-        (Some(7), Some(true))
+        (None, Some(true))
     );
     // Invalid objects: 422 naming the fields.
     let (code, v) = k.http("POST", "/api/v1/namespaces/default/pods", "application/json", r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"bad"},"spec":{"containers":[{"name":"c"}],"restartPolicy":"Sometimes"}}"#);

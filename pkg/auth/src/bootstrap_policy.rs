@@ -65,6 +65,7 @@ fn events_rule() -> PolicyRule {
 /// The controllers k3rs runs, by upstream controller name (their roles are `system:controller:<name>`).
 pub const K3RS_CONTROLLERS: &[&str] = &[
     "clusterrole-aggregation-controller",
+    "deployment-controller",
     "generic-garbage-collector",
     "namespace-controller",
     "pv-protection-controller",
@@ -668,6 +669,32 @@ fn role_defs() -> Vec<RoleDef> {
                 &[RBAC_GROUP],
                 &["clusterroles"],
             )],
+        ),
+        plain(
+            "system:controller:deployment-controller",
+            vec![
+                r(
+                    &["get", "list", "watch", "update"],
+                    &[EXTENSIONS, APPS],
+                    &["deployments"],
+                ),
+                r(&["update"], &[EXTENSIONS, APPS], &["deployments/status"]),
+                r(
+                    &["update"],
+                    &[EXTENSIONS, APPS],
+                    &["deployments/finalizers"],
+                ),
+                r(
+                    &[
+                        "get", "list", "watch", "create", "update", "patch", "delete",
+                    ],
+                    &[APPS, EXTENSIONS],
+                    &["replicasets"],
+                ),
+                // Upstream keeps "update" on pods for an old issue (kubernetes#36897).
+                r(&["get", "list", "watch", "update"], &[CORE], &["pods"]),
+                events_rule(),
+            ],
         ),
         plain(
             "system:controller:generic-garbage-collector",

@@ -7,9 +7,11 @@
 //! root-ca-cert-publisher controllers), the namespace controller (deleting a namespace's content), the
 //! garbage collector, the clusterrole-aggregation controller, the legacy service-account token
 //! controller, the storage-object-in-use protection controllers, the ReplicaSet/ReplicationController
-//! controller and the resource quota controller.
+//! controller, the Deployment controller and the resource quota controller.
 
 pub mod clusterrole_aggregation;
+mod common;
+pub mod deployment;
 pub mod gc;
 pub mod namespace;
 pub mod namespace_defaults;
@@ -38,6 +40,7 @@ pub async fn run(
         clusterrole_aggregation::run(client.clone()),
         storage_protection::run(client.clone()),
         replicaset::run(client.clone()),
+        deployment::run(client.clone()),
         resourcequota::run(client.clone()),
         gc::run(client),
     );

@@ -13,18 +13,18 @@
 //! It is driven by watches of both kinds and of pods (a pod wakes its controller, an orphan
 //! wakes every controller of its namespace), with a periodic resync.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
-};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, PostParams};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use kube::{Client, ResourceExt};
 use serde_json::{json, Value};
+
+use crate::common::{claim, controller_ref, ignore_gone, now_rfc3339, Owner, Tasks, WorkQueue};
 
 const RESYNC: Duration = Duration::from_secs(30);
 /// Upstream's `BurstReplicas`: at most this many creates or deletes per pass.
@@ -125,20 +125,15 @@ pub fn selector_query(kind: Kind, obj: &Value) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(","))
 }
 
-fn controller_of(
-    pod: &Pod,
-) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
-    pod.owner_references()
-        .iter()
-        .find(|r| r.controller == Some(true))
+fn is_terminal(pod: &Pod) -> bool {
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
 }
 
 fn is_active(pod: &Pod) -> bool {
-    pod.metadata.deletion_timestamp.is_none()
-        && !matches!(
-            pod.status.as_ref().and_then(|s| s.phase.as_deref()),
-            Some("Succeeded" | "Failed")
-        )
+    pod.metadata.deletion_timestamp.is_none() && !is_terminal(pod)
 }
 
 fn condition_true<'a>(
@@ -266,77 +261,15 @@ impl Controller {
         let pods_api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
         let uid = owner.uid().unwrap_or_default();
         let deleting = owner.metadata.deletion_timestamp.is_some();
-        let mut owned: Vec<Pod> = Vec::new();
-        // Owned pods that no longer match are released (their reference removed).
-        for p in pods_api.list(&ListParams::default()).await?.items {
-            let Some(r) = controller_of(&p) else { continue };
-            if r.uid == uid {
-                owned.push(p);
-            }
-        }
-        let matching: Vec<Pod> = pods_api
-            .list(&ListParams::default().labels(&selector))
-            .await?
-            .items;
-        let matching_names: HashSet<String> = matching.iter().map(|p| p.name_any()).collect();
-        for p in &owned {
-            if !matching_names.contains(&p.name_any()) && !deleting {
-                let refs: Vec<_> = p
-                    .owner_references()
-                    .iter()
-                    .filter(|r| r.uid != uid)
-                    .cloned()
-                    .collect();
-                let patch = json!({"metadata": {"ownerReferences": if refs.is_empty() { Value::Null } else { json!(refs) }, "uid": p.uid()}});
-                ignore_gone(
-                    pods_api
-                        .patch(
-                            &p.name_any(),
-                            &PatchParams::default(),
-                            &Patch::Merge(&patch),
-                        )
-                        .await,
-                )?;
-            }
-        }
-        let mut mine: Vec<Pod> = owned
-            .into_iter()
-            .filter(|p| matching_names.contains(&p.name_any()))
-            .collect();
-        // Orphans that match are adopted (not by an object that is going away).
-        if !deleting {
-            let ar = kind.resource();
-            for p in matching.iter().filter(|p| controller_of(p).is_none()) {
-                if p.metadata.deletion_timestamp.is_some() {
-                    continue;
-                }
-                let mut refs = p.owner_references().to_vec();
-                refs.push(
-                    k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
-                        api_version: ar.api_version.clone(),
-                        kind: ar.kind.clone(),
-                        name: name.clone(),
-                        uid: uid.clone(),
-                        controller: Some(true),
-                        block_owner_deletion: Some(true),
-                    },
-                );
-                let patch = json!({"metadata": {"ownerReferences": refs, "uid": p.uid(), "resourceVersion": p.resource_version()}});
-                match pods_api
-                    .patch(
-                        &p.name_any(),
-                        &PatchParams::default(),
-                        &Patch::Merge(&patch),
-                    )
-                    .await
-                {
-                    Ok(adopted) => mine.push(adopted),
-                    Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 || e.code == 422 => {
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-        }
+        let ar = kind.resource();
+        let me = Owner {
+            api_version: ar.api_version,
+            kind: ar.kind,
+            name: name.clone(),
+            uid: uid.clone(),
+            deleting,
+        };
+        let mine = claim(&pods_api, &me, &selector).await?;
         let active: Vec<&Pod> = mine.iter().filter(|p| is_active(p)).collect();
         let want = owner
             .data
@@ -386,13 +319,20 @@ impl Controller {
             }
         }
         // Status, from the pods as they are now.
-        let now: Vec<Pod> = pods_api
+        let claimed: Vec<Pod> = pods_api
             .list(&ListParams::default().labels(&selector))
             .await?
             .items
             .into_iter()
-            .filter(|p| controller_of(p).is_some_and(|r| r.uid == uid) && is_active(p))
+            .filter(|p| controller_ref(p).is_some_and(|r| r.uid == uid))
             .collect();
+        // Pods being deleted that have not finished (upstream reports them for ReplicaSets,
+        // the DeploymentReplicaSetTerminatingReplicas feature, beta and on in v1.35).
+        let terminating = claimed
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_some() && !is_terminal(p))
+            .count();
+        let now: Vec<Pod> = claimed.into_iter().filter(is_active).collect();
         let template_labels = owner
             .data
             .pointer("/spec/template/metadata/labels")
@@ -409,6 +349,9 @@ impl Controller {
             "availableReplicas": now.iter().filter(|p| is_available(p, min_ready)).count(),
             "observedGeneration": owner.metadata.generation.unwrap_or(0),
         });
+        if *kind == Kind::ReplicaSet {
+            status["terminatingReplicas"] = json!(terminating);
+        }
         let mut conditions: Vec<Value> = owner
             .data
             .pointer("/status/conditions")
@@ -432,7 +375,7 @@ impl Controller {
                 "message": msg,
                 "lastTransitionTime": old
                     .and_then(|c| c.get("lastTransitionTime").cloned())
-                    .unwrap_or_else(|| json!(k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string())),
+                    .unwrap_or_else(|| json!(now_rfc3339())),
             }));
         }
         if !conditions.is_empty() {
@@ -455,7 +398,9 @@ impl Controller {
             let new = status.get(*f).cloned().unwrap_or(Value::Null);
             let zeroish = |v: &Value| v.is_null() || v == &json!(0) || v == &json!([]);
             old != new && !(zeroish(&old) && zeroish(&new))
-        });
+        })
+            // A pointer upstream: unset and 0 differ.
+            || current.get("terminatingReplicas") != status.get("terminatingReplicas");
         if changed {
             // An update of the status subresource (upstream's controller role allows no patch),
             // guarded by the resourceVersion read above.
@@ -481,14 +426,6 @@ impl Controller {
             return Ok(());
         }
         Ok(())
-    }
-}
-
-fn ignore_gone<T>(r: Result<T, kube::Error>) -> Result<(), kube::Error> {
-    match r {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
-        Err(e) => Err(e),
     }
 }
 
@@ -539,7 +476,7 @@ async fn watch_pods(client: Client, tx: tokio::sync::mpsc::Sender<Msg>) {
                 continue;
             }
         };
-        let controller = controller_of(&pod)
+        let controller = controller_ref(&pod)
             .and_then(|r| Kind::of_owner(&r.api_version, &r.kind).map(|k| (k, r.name.clone())));
         if controller.is_none()
             && pod
@@ -563,7 +500,7 @@ async fn watch_pods(client: Client, tx: tokio::sync::mpsc::Sender<Msg>) {
 /// Runs the controller until the future is dropped.
 pub async fn run(client: Client) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(4096);
-    let tasks = [
+    let _tasks = Tasks(vec![
         tokio::spawn(watch_owners(client.clone(), Kind::ReplicaSet, tx.clone())),
         tokio::spawn(watch_owners(
             client.clone(),
@@ -571,66 +508,38 @@ pub async fn run(client: Client) {
             tx.clone(),
         )),
         tokio::spawn(watch_pods(client.clone(), tx)),
-    ];
-    struct AbortOnDrop<const N: usize>([tokio::task::JoinHandle<()>; N]);
-    impl<const N: usize> Drop for AbortOnDrop<N> {
-        fn drop(&mut self) {
-            for t in &self.0 {
-                t.abort();
-            }
-        }
-    }
-    let _tasks = AbortOnDrop(tasks);
+    ]);
     let c = Controller { client };
     // Every object the controller knows of, by namespace (orphan pods wake them all).
     let mut known: HashMap<String, HashSet<Key>> = HashMap::new();
-    let mut queue: VecDeque<Key> = VecDeque::new();
-    let mut queued: HashSet<Key> = HashSet::new();
-    let mut retry: BTreeMap<tokio::time::Instant, Vec<Key>> = BTreeMap::new();
+    let mut queue: WorkQueue<Key> = WorkQueue::default();
     let mut next_resync = tokio::time::Instant::now() + RESYNC;
-    let push = |queue: &mut VecDeque<Key>, queued: &mut HashSet<Key>, k: Key| {
-        if queued.insert(k.clone()) {
-            queue.push_back(k);
-        }
-    };
     loop {
         let now = tokio::time::Instant::now();
         if now >= next_resync {
             for k in known.values().flatten() {
-                push(&mut queue, &mut queued, k.clone());
+                queue.add(k.clone());
             }
             next_resync = now + RESYNC;
         }
-        let due: Vec<tokio::time::Instant> = retry.range(..=now).map(|(t, _)| *t).collect();
-        for t in due {
-            for k in retry.remove(&t).unwrap_or_default() {
-                push(&mut queue, &mut queued, k);
-            }
-        }
         if queue.is_empty() {
-            let until = retry
-                .keys()
-                .next()
-                .copied()
-                .unwrap_or(next_resync)
-                .min(next_resync);
+            let until = queue.next_due().unwrap_or(next_resync).min(next_resync);
             match tokio::time::timeout_at(until, rx.recv()).await {
-                Ok(Some(m)) => handle(m, &mut known, &mut |k| push(&mut queue, &mut queued, k)),
+                Ok(Some(m)) => handle(m, &mut known, &mut |k| queue.add(k)),
                 Ok(None) => return,
-                Err(_) => continue,
+                Err(_) => {}
             }
         }
         while let Ok(m) = rx.try_recv() {
-            handle(m, &mut known, &mut |k| push(&mut queue, &mut queued, k));
+            handle(m, &mut known, &mut |k| queue.add(k));
         }
-        if let Some(k) = queue.pop_front() {
-            queued.remove(&k);
-            if let Err(e) = c.sync(&k).await {
-                tracing::debug!(object = ?k, error = %e, "replica sync failed; retrying");
-                retry
-                    .entry(tokio::time::Instant::now() + Duration::from_secs(1))
-                    .or_default()
-                    .push(k);
+        if let Some(k) = queue.pop() {
+            match c.sync(&k).await {
+                Ok(()) => queue.forget(&k),
+                Err(e) => {
+                    tracing::debug!(object = ?k, error = %e, "replica sync failed; retrying");
+                    queue.add_rate_limited(k);
+                }
             }
         }
     }
