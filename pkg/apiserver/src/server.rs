@@ -76,7 +76,12 @@ pub async fn serve(
                     Ok::<_, std::convert::Infallible>(handler.handle(req, user).await)
                 })
             });
-            if let Err(e) = auto::Builder::new(TokioExecutor::new())
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // kube-apiserver allows 1000 concurrent streams per HTTP/2 connection (its
+            // --http2-max-streams-per-connection in the recommended options); hyper's default is
+            // 200. A client's watches each hold a stream for as long as they run.
+            builder.http2().max_concurrent_streams(1000);
+            if let Err(e) = builder
                 .serve_connection_with_upgrades(TokioIo::new(tls), service)
                 .await
             {
