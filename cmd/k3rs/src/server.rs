@@ -151,15 +151,23 @@ async fn run_controllers(
     } else {
         addr.ip().to_string()
     };
-    let kubeconfig = k3rs_auth::pki::kubeconfig(
-        &format!("https://{host}:{}", addr.port()),
-        &pki.server_ca.cert_pem,
-        &cert,
+    // The configuration a kubeconfig with this server, CA and client certificate gives, built
+    // directly: no YAML is written and parsed back (that parser is otherwise unused by the server).
+    use base64::Engine;
+    let b64 = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem);
+    let mut config = kube::Config::new(format!("https://{host}:{}", addr.port()).parse()?);
+    config.root_cert = Some(
+        pki.server_ca
+            .cert_chain_der()?
+            .iter()
+            .map(|c| c.to_vec())
+            .collect(),
     );
-    let kc = kube::config::Kubeconfig::from_yaml(&kubeconfig)?;
-    let config =
-        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-            .await?;
+    config.auth_info = kube::config::AuthInfo {
+        client_certificate_data: Some(b64(&cert.cert_pem)),
+        client_key_data: Some(b64(&cert.key_pem).into()),
+        ..Default::default()
+    };
     let client = http2_client(&config)?;
     k3rs_controllers::run(client, pki.server_ca.cert_pem.clone(), async move {
         token_issuer.get().await
