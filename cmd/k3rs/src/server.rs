@@ -162,19 +162,63 @@ async fn run_controllers(
     } else {
         addr.ip().to_string()
     };
-    let kubeconfig = k3rs_auth::pki::kubeconfig(
-        &format!("https://{host}:{}", addr.port()),
-        &pki.server_ca.cert_pem,
-        &cert,
+    // The configuration a kubeconfig with this server, CA and client certificate gives, built
+    // directly: no YAML is written and parsed back (that parser is otherwise unused by the server).
+    use base64::Engine;
+    let b64 = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem);
+    let mut config = kube::Config::new(format!("https://{host}:{}", addr.port()).parse()?);
+    config.root_cert = Some(
+        pki.server_ca
+            .cert_chain_der()?
+            .iter()
+            .map(|c| c.to_vec())
+            .collect(),
     );
-    let kc = kube::config::Kubeconfig::from_yaml(&kubeconfig)?;
-    let config =
-        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-            .await?;
-    let client = kube::Client::try_from(config)?;
+    config.auth_info = kube::config::AuthInfo {
+        client_certificate_data: Some(b64(&cert.cert_pem)),
+        client_key_data: Some(b64(&cert.key_pem).into()),
+        ..Default::default()
+    };
+    let client = http2_client(&config)?;
     k3rs_controllers::run(client, pki.server_ca.cert_pem.clone(), async move {
         token_issuer.get().await
     })
     .await;
     Ok(())
+}
+
+/// A kube-rs client that speaks HTTP/2 only, as client-go does: the controllers' requests and
+/// their watches (the garbage collector alone watches every resource) share one TLS connection
+/// instead of one HTTP/1.1 connection each. kube-rs' own transport is HTTP/1.1 only; the layers
+/// above it (base URI, client certificate, retries of 5xx on idempotent requests) are kube-rs'.
+fn http2_client(config: &kube::Config) -> anyhow::Result<kube::Client> {
+    use kube::client::ConfigExt;
+    let tls = config.rustls_client_config()?;
+    let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_connect_timeout(config.connect_timeout);
+    tcp.set_nodelay(true);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http2()
+        .wrap_connector(tcp);
+    let transport =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .http2_only(true)
+            // A dead connection is noticed without waiting for a watch to time out.
+            .http2_keep_alive_interval(std::time::Duration::from_secs(30))
+            .http2_keep_alive_while_idle(true)
+            .timer(hyper_util::rt::TokioTimer::new())
+            .build::<_, kube::client::Body>(https);
+    let service = tower::ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .option_layer(config.default_retry.then(|| {
+            tower::retry::RetryLayer::new(kube::client::retry::RetryPolicy::server_retry())
+        }))
+        .option_layer(config.auth_layer()?)
+        .layer(config.extra_headers_layer()?)
+        .map_err(tower::BoxError::from)
+        .service(transport);
+    Ok(kube::Client::new(service, config.default_namespace.clone()))
 }

@@ -10,6 +10,7 @@ pub mod crd;
 pub mod defaults;
 pub mod patchmeta;
 pub mod protobuf;
+pub(crate) mod protoschema;
 pub mod quantity;
 pub mod quota;
 pub mod registry;

@@ -9,11 +9,10 @@
 //! it, entry by entry and in both directions, with upstream's published OpenAPI documents.
 //!
 //! Which message a field holds (so a walker can descend into nested objects and list items) comes
-//! from the protobuf descriptors compiled into the crate (see [`crate::protobuf`]).
-
-use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
+//! from the protobuf schema tables compiled into the crate (see [`crate::protoschema`]).
 
 use crate::protobuf;
+use crate::protoschema::{Field, Kind, Msg};
 
 /// How one field's value behaves under patching and apply.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -522,7 +521,7 @@ pub fn field_meta(message: &str, field: &str) -> Option<FieldMeta> {
 
 /// The JSON name of a protobuf field. Upstream's `generated.proto` files name fields after their
 /// JSON names, except where JSON uses characters protobuf cannot (`$ref`, `x-kubernetes-*`).
-fn json_name(f: &FieldDescriptor) -> String {
+fn json_name(f: Field) -> String {
     let name = f.name();
     if let Some(rest) = name.strip_prefix("xKubernetes") {
         let mut out = String::from("x-kubernetes");
@@ -537,16 +536,16 @@ fn json_name(f: &FieldDescriptor) -> String {
         return out;
     }
     if (name == "ref" || name == "schema")
-        && f.parent_message().name() == "JSONSchemaProps"
-        && f.parent_message().package_name().contains("apiextensions")
+        && f.parent().name() == "JSONSchemaProps"
+        && f.parent().package().contains("apiextensions")
     {
         return format!("${name}");
     }
     name.to_string()
 }
 
-fn message(name: &str) -> Option<MessageDescriptor> {
-    protobuf::pool()?.get_message_by_name(name)
+fn message(name: &str) -> Option<Msg> {
+    Msg::by_name(name)
 }
 
 /// Go structs embedded with `json:",inline"`: their fields appear in the JSON of the embedding
@@ -581,8 +580,8 @@ static INLINE: &[(&str, &str)] = &[
     ("k8s.io.api.resource.v1beta2.DeviceClassConfiguration", "deviceConfiguration"),
 ];
 
-fn is_inline(f: &FieldDescriptor) -> bool {
-    let parent = f.parent_message();
+fn is_inline(f: &Field) -> bool {
+    let parent = f.parent();
     INLINE
         .iter()
         .any(|(m, n)| *m == parent.full_name() && *n == f.name())
@@ -590,14 +589,14 @@ fn is_inline(f: &FieldDescriptor) -> bool {
 
 /// The protobuf field behind a JSON field, found as Go's encoding/json would: an exact name
 /// first, then a case-insensitive one, then inside inlined structs.
-fn find_field(desc: &MessageDescriptor, field: &str, depth: usize) -> Option<FieldDescriptor> {
-    let direct = |f: &FieldDescriptor| !is_inline(f);
-    if let Some(f) = desc.fields().find(|f| direct(f) && json_name(f) == field) {
+fn find_field(desc: Msg, field: &str, depth: usize) -> Option<Field> {
+    let direct = |f: &Field| !is_inline(f);
+    if let Some(f) = desc.fields().find(|f| direct(f) && json_name(*f) == field) {
         return Some(f);
     }
     if let Some(f) = desc
         .fields()
-        .find(|f| direct(f) && json_name(f).eq_ignore_ascii_case(field))
+        .find(|f| direct(f) && json_name(*f).eq_ignore_ascii_case(field))
     {
         return Some(f);
     }
@@ -607,29 +606,21 @@ fn find_field(desc: &MessageDescriptor, field: &str, depth: usize) -> Option<Fie
     desc.fields()
         .filter(is_inline)
         .find_map(|f| match f.kind() {
-            Kind::Message(m) => find_field(&m, field, depth + 1),
+            Kind::Message(m) => find_field(m, field, depth + 1),
             _ => None,
         })
 }
 
-fn field_descriptor(message_name: &str, field: &str) -> Option<FieldDescriptor> {
-    find_field(&message(message_name)?, field, 0)
+fn field_descriptor(message_name: &str, field: &str) -> Option<Field> {
+    find_field(message(message_name)?, field, 0)
 }
 
 /// The protobuf message held by `field` of `message`: the field's own type, or the type of its
 /// list items or map values. `None` for scalar fields, unknown fields and unknown messages.
 pub fn field_message(message: &str, field: &str) -> Option<String> {
     let f = field_descriptor(message, field)?;
-    let Kind::Message(m) = f.kind() else {
-        return None;
-    };
-    if f.is_map() {
-        return match m.map_entry_value_field().kind() {
-            Kind::Message(v) => Some(v.full_name().to_string()),
-            _ => None,
-        };
-    }
-    Some(m.full_name().to_string())
+    // For a map, the type of its values.
+    f.kind().as_message().map(|m| m.full_name().to_string())
 }
 
 /// What a field holds: the message of its value (or of its list items / map values; `None` for
@@ -1010,7 +1001,7 @@ mod tests {
                 problems.push(format!("INLINE: no message {m}"));
                 continue;
             };
-            if desc.get_field_by_name(f).is_none() {
+            if desc.field_by_name(f).is_none() {
                 problems.push(format!("INLINE: {m} has no field {f}"));
             }
             let def = defs

@@ -65,12 +65,23 @@ pub async fn serve(
                         None
                     }
                 });
+            // The request's future is boxed: hyper keeps a slot the size of the service's future
+            // for the whole life of a connection (and a stream task per HTTP/2 request), and the
+            // handler's future is tens of KB. Boxed, it is held only while a request is handled,
+            // not by every idle keep-alive or watch connection.
             let service = service_fn(move |req| {
                 let handler = handler.clone();
                 let user = user.clone();
-                async move { Ok::<_, std::convert::Infallible>(handler.handle(req, user).await) }
+                Box::pin(async move {
+                    Ok::<_, std::convert::Infallible>(handler.handle(req, user).await)
+                })
             });
-            if let Err(e) = auto::Builder::new(TokioExecutor::new())
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // kube-apiserver allows 1000 concurrent streams per HTTP/2 connection (its
+            // --http2-max-streams-per-connection in the recommended options); hyper's default is
+            // 200. A client's watches each hold a stream for as long as they run.
+            builder.http2().max_concurrent_streams(1000);
+            if let Err(e) = builder
                 .serve_connection_with_upgrades(TokioIo::new(tls), service)
                 .await
             {

@@ -1,5 +1,6 @@
-//! OpenAPI definitions (schemas) of the built-in kinds, generated from k8s-openapi's `JsonSchema`
-//! impls (which carry upstream's field descriptions) and completed with what k8s-openapi leaves
+//! OpenAPI definitions (schemas) of the built-in kinds, generated at build time from k8s-openapi's
+//! `JsonSchema` impls (which carry upstream's field descriptions; see `build.rs`) and completed
+//! at run time with what k8s-openapi leaves
 //! out: `x-kubernetes-group-version-kind`, the list kinds, the patch and list metadata extensions
 //! (from a lookup function), `x-kubernetes-unions`, and upstream's encoding of `IntOrString` and `Quantity`.
 //!
@@ -8,11 +9,6 @@
 
 use std::collections::BTreeMap;
 
-use k3rs_apis::registry;
-use k8s_openapi::api;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
-use k8s_openapi::schemars::generate::SchemaSettings;
-use k8s_openapi::schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
 /// `x-kubernetes-*` extensions of one field of a definition (or, when looked up with an empty
@@ -111,131 +107,65 @@ pub fn def_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/definitions/{name}") })
 }
 
-fn generator() -> SchemaGenerator {
-    let mut s = SchemaSettings::draft2020_12();
-    s.definitions_path = "/definitions".into();
-    s.meta_schema = None;
-    s.transforms = Vec::new();
-    SchemaGenerator::new(s)
+/// What build.rs generated from k8s-openapi's `JsonSchema` impls (so that neither schemars nor
+/// those impls, ~4 MB of code, are in the binary): every built-in kind as (group, version, kind,
+/// definition, list definition), and every definition they refer to, as JSON compressed with
+/// deflate (expanded only when the documents are first built).
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/builtin-kinds.rs"));
+    pub static SCHEMAS: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/builtin-schemas.json.deflate"));
+    pub static BETA_SCHEMAS: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/beta-schemas.json.deflate"));
 }
 
-fn listable<T: k8s_openapi::ListableResource + JsonSchema>(gen: &mut SchemaGenerator) -> KindDef {
-    gen.subschema_for::<T>();
-    let definition = T::schema_name().into_owned();
-    let prefix = definition
-        .rsplit_once('.')
-        .map(|(p, _)| p)
-        .unwrap_or_default();
-    KindDef {
-        group: T::GROUP,
-        version: T::VERSION,
-        kind: T::KIND,
-        list_definition: Some(format!("{prefix}.{}", T::LIST_KIND)),
-        definition,
+/// Whether the beta APIs (`--runtime-config`) are served, so their definitions are published.
+fn beta_served() -> bool {
+    k3rs_apis::registry::beta_enabled("admissionregistration.k8s.io/v1beta1")
+}
+
+fn builtin_kinds() -> Vec<KindDef> {
+    let beta: &[_] = if beta_served() {
+        generated::BETA_KINDS
+    } else {
+        &[]
+    };
+    generated::KINDS
+        .iter()
+        .chain(beta.iter())
+        .map(|(group, version, kind, definition, list)| KindDef {
+            group,
+            version,
+            kind,
+            definition: definition.to_string(),
+            list_definition: list.map(str::to_string),
+        })
+        .collect()
+}
+
+/// The definitions build.rs generated, by name (with the beta APIs' when they are served).
+fn generated_schemas() -> BTreeMap<String, Value> {
+    let mut out = inflate(generated::SCHEMAS);
+    if beta_served() {
+        out.extend(inflate(generated::BETA_SCHEMAS));
     }
+    out
 }
 
-fn object<T: k8s_openapi::Resource + JsonSchema>(gen: &mut SchemaGenerator) -> KindDef {
-    gen.subschema_for::<T>();
-    KindDef {
-        group: T::GROUP,
-        version: T::VERSION,
-        kind: T::KIND,
-        definition: T::schema_name().into_owned(),
-        list_definition: None,
+fn inflate(bytes: &[u8]) -> BTreeMap<String, Value> {
+    use std::io::Read;
+    let mut json = Vec::new();
+    let parsed = flate2::read::DeflateDecoder::new(bytes)
+        .read_to_end(&mut json)
+        .map_err(|e| e.to_string())
+        .and_then(|_| serde_json::from_slice(&json).map_err(|e| e.to_string()));
+    match parsed {
+        Ok(schemas) => schemas,
+        Err(e) => {
+            tracing::error!(error = %e, "the built-in OpenAPI definitions embedded at build time are unreadable");
+            BTreeMap::new()
+        }
     }
-}
-
-/// Every listable kind a built-in resource of the registry is served as. `registry_kinds_covered`
-/// checks that the registry names no kind missing here.
-macro_rules! listable_kinds {
-    ($gen:ident: $($t:ty),* $(,)?) => { vec![$(listable::<$t>($gen)),*] };
-}
-
-/// Kinds only seen through a subresource (`deployments/scale` is a `Scale`).
-macro_rules! subresource_kinds {
-    ($gen:ident: $($t:ty),* $(,)?) => { vec![$(object::<$t>($gen)),*] };
-}
-
-fn builtin_kinds(gen: &mut SchemaGenerator) -> Vec<KindDef> {
-    let mut kinds = listable_kinds!(gen:
-        api::core::v1::ConfigMap,
-        api::core::v1::Endpoints,
-        api::core::v1::Event,
-        api::core::v1::LimitRange,
-        api::core::v1::Namespace,
-        api::core::v1::Node,
-        api::core::v1::PersistentVolumeClaim,
-        api::core::v1::PersistentVolume,
-        api::core::v1::Pod,
-        api::core::v1::PodTemplate,
-        api::core::v1::ReplicationController,
-        api::core::v1::ResourceQuota,
-        api::core::v1::Secret,
-        api::core::v1::ServiceAccount,
-        api::core::v1::Service,
-        api::apps::v1::ControllerRevision,
-        api::apps::v1::DaemonSet,
-        api::apps::v1::Deployment,
-        api::apps::v1::ReplicaSet,
-        api::apps::v1::StatefulSet,
-        api::autoscaling::v2::HorizontalPodAutoscaler,
-        api::batch::v1::CronJob,
-        api::batch::v1::Job,
-        api::certificates::v1::CertificateSigningRequest,
-        api::networking::v1::IngressClass,
-        api::networking::v1::Ingress,
-        api::networking::v1::IPAddress,
-        api::networking::v1::NetworkPolicy,
-        api::networking::v1::ServiceCIDR,
-        api::policy::v1::PodDisruptionBudget,
-        api::rbac::v1::ClusterRoleBinding,
-        api::rbac::v1::ClusterRole,
-        api::rbac::v1::RoleBinding,
-        api::rbac::v1::Role,
-        api::storage::v1::CSIDriver,
-        api::storage::v1::CSINode,
-        api::storage::v1::CSIStorageCapacity,
-        api::storage::v1::StorageClass,
-        api::storage::v1::VolumeAttachment,
-        api::storage::v1::VolumeAttributesClass,
-        api::admissionregistration::v1::MutatingWebhookConfiguration,
-        api::admissionregistration::v1::ValidatingAdmissionPolicy,
-        api::admissionregistration::v1::ValidatingAdmissionPolicyBinding,
-        api::admissionregistration::v1::ValidatingWebhookConfiguration,
-        k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
-        api::scheduling::v1::PriorityClass,
-        api::coordination::v1::Lease,
-        api::node::v1::RuntimeClass,
-        api::discovery::v1::EndpointSlice,
-        api::resource::v1::DeviceClass,
-        api::resource::v1::ResourceClaim,
-        api::resource::v1::ResourceClaimTemplate,
-        api::resource::v1::ResourceSlice,
-        api::flowcontrol::v1::FlowSchema,
-        api::flowcontrol::v1::PriorityLevelConfiguration,
-    );
-    // Beta APIs, when the server was started with them (`--runtime-config`).
-    if registry::beta_enabled("admissionregistration.k8s.io/v1beta1") {
-        kinds.extend(listable_kinds!(gen:
-            api::admissionregistration::v1beta1::MutatingAdmissionPolicy,
-            api::admissionregistration::v1beta1::MutatingAdmissionPolicyBinding,
-        ));
-    }
-    kinds.extend(subresource_kinds!(gen:
-        api::autoscaling::v1::Scale,
-        api::policy::v1::Eviction,
-        api::authentication::v1::TokenRequest,
-        api::core::v1::Binding,
-        // The review kinds: created, answered, never stored (no lists).
-        api::authentication::v1::SelfSubjectReview,
-        api::authentication::v1::TokenReview,
-        api::authorization::v1::LocalSubjectAccessReview,
-        api::authorization::v1::SelfSubjectAccessReview,
-        api::authorization::v1::SelfSubjectRulesReview,
-        api::authorization::v1::SubjectAccessReview,
-    ));
-    kinds
 }
 
 /// The list definition of `item`: `{apiVersion, items, kind, metadata}`.
@@ -367,15 +297,8 @@ fn apply_unions(schemas: &mut BTreeMap<String, Value>) {
 /// GVKs, list kinds and the extensions `lookup` gives. `group_versions` are the served group
 /// versions, whose `DeleteOptions` and `WatchEvent` GVKs are published as upstream does.
 pub fn builtin(lookup: FieldLookup, group_versions: &[(&str, &str)]) -> Definitions {
-    let mut gen = generator();
-    let kinds = builtin_kinds(&mut gen);
-    gen.subschema_for::<meta::DeleteOptions>();
-    gen.subschema_for::<meta::Status>();
-    gen.subschema_for::<meta::WatchEvent<api::core::v1::Pod>>();
-    gen.subschema_for::<meta::Patch>();
-    gen.subschema_for::<meta::APIResourceList>();
-    gen.subschema_for::<meta::ListMeta>();
-    let mut schemas: BTreeMap<String, Value> = gen.take_definitions(false).into_iter().collect();
+    let kinds = builtin_kinds();
+    let mut schemas = generated_schemas();
     for k in &kinds {
         if let Some(s) = schemas.get_mut(&k.definition) {
             add_gvk(s, k.group, k.version, k.kind);
