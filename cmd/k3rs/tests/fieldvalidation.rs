@@ -287,6 +287,10 @@ fn yaml_bodies_and_subresources() {
     );
     let mut status = dep.clone();
     status["status"] = json!({"replicas": 1, "fancy": true});
+    // Unconditional (Deployments allow it): the Deployment controller writes this object too.
+    if let Some(m) = status["metadata"].as_object_mut() {
+        m.remove("resourceVersion");
+    }
     let (code, warnings, _) = call(
         &k,
         "PUT",
