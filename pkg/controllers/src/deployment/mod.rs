@@ -869,8 +869,16 @@ enum Msg {
     PodGone { namespace: String, rs: String },
 }
 
-async fn watch_deployments(client: Client, tx: tokio::sync::mpsc::Sender<Msg>) {
-    let api: Api<DynamicObject> = Api::all_with(client, &deployments());
+/// Follows every object of `resource`, sending what `to_msg` makes of each change (`true`: the
+/// object is gone) until the controller's queue closes.
+async fn watch_objects(
+    client: Client,
+    resource: ApiResource,
+    what: &'static str,
+    tx: tokio::sync::mpsc::Sender<Msg>,
+    to_msg: fn(&DynamicObject, bool) -> Msg,
+) {
+    let api: Api<DynamicObject> = Api::all_with(client, &resource);
     let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
     futures::pin_mut!(stream);
     while let Some(ev) = stream.next().await {
@@ -879,50 +887,35 @@ async fn watch_deployments(client: Client, tx: tokio::sync::mpsc::Sender<Msg>) {
             Ok(Event::Delete(o)) => (o, true),
             Ok(_) => continue,
             Err(e) => {
-                tracing::debug!(error = %e, "deployment watch failed; retrying");
+                tracing::debug!(error = %e, watch = what, "watch failed; retrying");
                 continue;
             }
         };
-        let recreate = o.data.pointer("/spec/strategy/type") == Some(&json!("Recreate"));
-        let msg = Msg::Deployment {
-            key: (o.namespace().unwrap_or_default(), o.name_any()),
-            recreate,
-            gone,
-        };
-        if tx.send(msg).await.is_err() {
+        if tx.send(to_msg(&o, gone)).await.is_err() {
             return;
         }
     }
 }
 
-async fn watch_replica_sets(client: Client, tx: tokio::sync::mpsc::Sender<Msg>) {
-    let api: Api<DynamicObject> = Api::all_with(client, &replica_sets());
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
-    futures::pin_mut!(stream);
-    while let Some(ev) = stream.next().await {
-        let (o, gone) = match ev {
-            Ok(Event::Apply(o) | Event::InitApply(o)) => (o, false),
-            Ok(Event::Delete(o)) => (o, true),
-            Ok(_) => continue,
-            Err(e) => {
-                tracing::debug!(error = %e, "replica set watch (deployments) failed; retrying");
-                continue;
-            }
-        };
-        let cref = controller_ref(&o);
-        let owner = cref
-            .filter(|r| r.kind == "Deployment" && r.api_version.starts_with("apps/"))
-            .map(|r| r.name.clone());
-        let msg = Msg::ReplicaSet {
-            namespace: o.namespace().unwrap_or_default(),
-            name: o.name_any(),
-            owner,
-            orphan: cref.is_none() && !o.labels().is_empty(),
-            gone: gone || o.metadata.deletion_timestamp.is_some(),
-        };
-        if tx.send(msg).await.is_err() {
-            return;
-        }
+fn deployment_msg(o: &DynamicObject, gone: bool) -> Msg {
+    Msg::Deployment {
+        key: (o.namespace().unwrap_or_default(), o.name_any()),
+        recreate: o.data.pointer("/spec/strategy/type") == Some(&json!("Recreate")),
+        gone,
+    }
+}
+
+fn replica_set_msg(o: &DynamicObject, gone: bool) -> Msg {
+    let cref = controller_ref(o);
+    let owner = cref
+        .filter(|r| r.kind == "Deployment" && r.api_version.starts_with("apps/"))
+        .map(|r| r.name.clone());
+    Msg::ReplicaSet {
+        namespace: o.namespace().unwrap_or_default(),
+        name: o.name_any(),
+        owner,
+        orphan: cref.is_none() && !o.labels().is_empty(),
+        gone: gone || o.metadata.deletion_timestamp.is_some(),
     }
 }
 
@@ -1035,8 +1028,20 @@ impl State {
 pub async fn run(client: Client) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(4096);
     let _tasks = Tasks(vec![
-        tokio::spawn(watch_deployments(client.clone(), tx.clone())),
-        tokio::spawn(watch_replica_sets(client.clone(), tx.clone())),
+        tokio::spawn(watch_objects(
+            client.clone(),
+            deployments(),
+            "deployments",
+            tx.clone(),
+            deployment_msg,
+        )),
+        tokio::spawn(watch_objects(
+            client.clone(),
+            replica_sets(),
+            "replicasets (deployments)",
+            tx.clone(),
+            replica_set_msg,
+        )),
         tokio::spawn(watch_pod_deletions(client.clone(), tx)),
     ]);
     let c = Controller { client };
