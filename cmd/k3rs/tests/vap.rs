@@ -367,6 +367,9 @@ metadata:
 spec:
   policyName: max-replicas
   validationActions: [Deny, Warn]
+  paramRef:
+    name: limits
+    selector: {}
 "#,
     );
     let out = k.err(&["apply", "-f", &binding]);
@@ -374,4 +377,10 @@ spec:
         out.contains("spec.validationActions: Invalid value: [\"Deny\",\"Warn\"]: must not contain both Deny and Warn"),
         "{out}"
     );
+    for want in [
+        "spec.paramRef.name: Forbidden: name and selector are mutually exclusive",
+        "spec.paramRef.parameterNotFoundAction: Required value",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in {out}");
+    }
 }

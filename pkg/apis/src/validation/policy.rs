@@ -407,7 +407,43 @@ pub(super) fn validate_mutating_admission_policy_binding(obj: &Value, errs: &mut
     validate_binding_common(obj, errs);
 }
 
-/// `policyName` and `matchResources`.
+/// Upstream's `validateParamRef`.
+fn validate_param_ref(pr: &Value, path: &str, errs: &mut Errs) {
+    const EXCLUSIVE: &str = "name and selector are mutually exclusive";
+    let name = str_or_empty(pr, "name", path, errs);
+    let selector = get(pr, "selector").filter(|s| !s.is_null());
+    if !name.is_empty() {
+        invalid_each(
+            errs,
+            &child(path, "name"),
+            name,
+            formats::path_segment_name(name),
+        );
+        if selector.is_some() {
+            errs.push(forbidden(child(path, "name"), EXCLUSIVE));
+        }
+    }
+    if let Some(sel) = selector {
+        super::workloads::validate_label_selector(sel, &child(path, "selector"), errs);
+        if !name.is_empty() {
+            errs.push(forbidden(child(path, "selector"), EXCLUSIVE));
+        }
+    }
+    if name.is_empty() && selector.is_none() {
+        errs.push(required(path, "one of name or selector must be specified"));
+    }
+    match str_or_empty(pr, "parameterNotFoundAction", path, errs) {
+        "" => errs.push(required(child(path, "parameterNotFoundAction"), "")),
+        "Allow" | "Deny" => {}
+        other => errs.push(not_supported(
+            child(path, "parameterNotFoundAction"),
+            other,
+            &["Deny", "Allow"],
+        )),
+    }
+}
+
+/// `policyName`, `matchResources` and `paramRef`.
 fn validate_binding_common(obj: &Value, errs: &mut Errs) {
     let spec = get(obj, "spec").unwrap_or(&Value::Null);
     let sp = "spec";
@@ -424,5 +460,8 @@ fn validate_binding_common(obj: &Value, errs: &mut Errs) {
     }
     if let Some(m) = get(spec, "matchResources").filter(|m| !m.is_null()) {
         validate_match_resources(m, &child(sp, "matchResources"), false, errs);
+    }
+    if let Some(pr) = get(spec, "paramRef").filter(|p| !p.is_null()) {
+        validate_param_ref(pr, &child(sp, "paramRef"), errs);
     }
 }

@@ -121,7 +121,8 @@ mod generated {
 
 /// Whether the beta APIs (`--runtime-config`) are served, so their definitions are published.
 fn beta_served() -> bool {
-    k3rs_apis::registry::beta_enabled("admissionregistration.k8s.io/v1beta1")
+    use k3rs_apis::registry::{beta_enabled, BETA_APIS};
+    BETA_APIS.iter().any(|(gv, _)| beta_enabled(gv))
 }
 
 fn builtin_kinds() -> Vec<KindDef> {
